@@ -1,0 +1,60 @@
+# Herald — everyday commands. `make run` and `make test` work from a clean clone:
+# they install what is missing (see deploy/local/bootstrap.sh) and start a real Kafka
+# and Postgres under .local/.
+
+PY := .venv/bin/python
+STACK := $(PY) -m deploy.local.stack
+PYTEST_ARGS ?=
+
+.PHONY: help bootstrap run test test-fast lint format stop clean token psql openapi bench
+
+help:
+	@echo "make run        start Kafka, Postgres and the four services (Ctrl-C stops all)"
+	@echo "make test       the whole suite against real servers, lint and types included"
+	@echo "make lint       ruff and mypy --strict"
+	@echo "make stop       stop the local Kafka and Postgres"
+	@echo "make clean      stop and delete .local/ (data, logs) and build output"
+	@echo "make token SUB=<account-id>   a dev JWT the local stack accepts"
+	@echo "make psql       a psql shell on the local database"
+	@echo "make openapi    write docs/openapi/{publisher,feed}.json"
+
+bootstrap:
+	@bash deploy/local/bootstrap.sh
+
+run: bootstrap
+	@$(PY) -m deploy.local.run
+
+lint: bootstrap
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy shared services deploy bench tests
+
+format: bootstrap
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
+
+test: lint
+	$(STACK) with-stack $(PY) -m pytest $(PYTEST_ARGS)
+
+# Unit tests only: no servers needed.
+test-fast: bootstrap
+	$(PY) -m pytest -m "not integration" $(PYTEST_ARGS)
+
+stop:
+	@[ ! -x $(PY) ] || $(STACK) stop
+
+clean: stop
+	@# As root the Postgres cluster lives outside the checkout, behind the .local/pg link.
+	[ ! -L .local/pg ] || rm -rf "$$(readlink -f .local/pg)"
+	rm -rf .local deploy/local/target .mypy_cache .ruff_cache .pytest_cache
+
+token: bootstrap
+	@test -n "$(SUB)" || (echo "usage: make token SUB=<account-id>"; exit 2)
+	@$(PY) -m shared.auth "$(SUB)"
+
+psql: bootstrap
+	@$(STACK) start-postgres >/dev/null
+	@$(STACK) psql
+
+openapi: bootstrap
+	$(PY) -m deploy.openapi docs/openapi

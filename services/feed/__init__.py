@@ -1,0 +1,1 @@
+"""Feed: the client HTTP API — directory, follows, history, timeline, interactions, SSE."""

@@ -1,0 +1,1 @@
+"""Publisher: the admin HTTP API — channels, admins, media and posts into Kafka."""

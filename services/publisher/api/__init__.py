@@ -1,0 +1,1 @@
+"""HTTP layer: `deps.py` (dependencies) and `routes/` (one module per resource)."""

@@ -1,0 +1,30 @@
+"""`python -m services.retention`: run the retention service until SIGTERM/SIGINT."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+import uvloop
+
+from services.retention.config import RetentionSettings
+from services.retention.service import SERVICE, run_service
+from shared.logs import configure_logging
+
+
+async def _main(settings: RetentionSettings) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await run_service(settings, stop)
+
+
+def main() -> None:
+    settings = RetentionSettings()
+    configure_logging(settings, SERVICE)
+    uvloop.run(_main(settings))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,77 @@
+"""The asyncpg pool every service uses: JSON codecs, UTC sessions, bounded start-up wait."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+import asyncpg
+import orjson
+
+from shared.metrics.common import DB_POOL_CONNECTIONS
+from shared.settings import HeraldSettings
+
+log = logging.getLogger(__name__)
+
+# Statements run far under this; a hung one must fail the request instead of holding it.
+COMMAND_TIMEOUT_S = 30.0
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    for type_name in ("json", "jsonb"):
+        await conn.set_type_codec(
+            type_name,
+            encoder=lambda value: orjson.dumps(value).decode(),
+            decoder=orjson.loads,
+            schema="pg_catalog",
+        )
+
+
+async def create_pool(
+    settings: HeraldSettings, *, min_size: int | None = None, max_size: int | None = None
+) -> asyncpg.Pool:
+    """Connect, retrying with backoff until `settings.startup_timeout_s` has passed."""
+    deadline = time.monotonic() + settings.startup_timeout_s
+    delay = 0.2
+    while True:
+        try:
+            pool: asyncpg.Pool = await asyncpg.create_pool(
+                settings.database_url,
+                min_size=min_size or settings.db_pool_min,
+                max_size=max_size or settings.db_pool_max,
+                command_timeout=COMMAND_TIMEOUT_S,
+                init=_init_connection,
+                server_settings={"timezone": "UTC", "application_name": "herald"},
+            )
+            return pool
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            if time.monotonic() + delay > deadline:
+                raise
+            log.warning("postgres not reachable yet, retrying", extra={"error": str(exc)})
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 3.0)
+
+
+async def postgres_reachable(pool: asyncpg.Pool, timeout_s: float = 2.0) -> bool:
+    """True when a pooled connection answers `SELECT 1` within `timeout_s`."""
+    try:
+        async with asyncio.timeout(timeout_s):
+            async with pool.acquire() as conn:
+                await conn.fetchval("SELECT 1")
+    except Exception:
+        return False
+    return True
+
+
+def observe_pool(pool: asyncpg.Pool, service: str) -> None:
+    """Publish the pool's in-use and idle connection counts (call before each scrape)."""
+    size = pool.get_size()
+    idle = pool.get_idle_size()
+    DB_POOL_CONNECTIONS.labels(service=service, state="in_use").set(size - idle)
+    DB_POOL_CONNECTIONS.labels(service=service, state="idle").set(idle)
+
+
+def record_to_dict(record: asyncpg.Record) -> dict[str, Any]:
+    return dict(record.items())

@@ -1,0 +1,102 @@
+"""Events on `herald.live.v1` (key: channel_id): fan-out and retention → every feed instance.
+
+These carry only what any reader of the channel may see: never an account id.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import ClassVar, Literal
+from uuid import UUID
+
+from pydantic import Field
+
+from shared.events.content import CAPTION_MAX, TEXT_MAX, PostBody
+from shared.events.envelope import Event, EventRegistry, Payload
+
+
+class PostVisibleV1(Payload):
+    channel_id: UUID
+    post_id: UUID
+    seq: int = Field(ge=1)
+    body: PostBody
+    created_at: datetime
+    expires_at: datetime
+
+
+class PostEditedLiveV1(Payload):
+    channel_id: UUID
+    post_id: UUID
+    seq: int = Field(ge=1)
+    text: str | None = Field(default=None, max_length=TEXT_MAX)
+    caption: str | None = Field(default=None, max_length=CAPTION_MAX)
+    edited_at: datetime
+
+
+class PostDeletedLiveV1(Payload):
+    channel_id: UUID
+    post_id: UUID
+    seq: int = Field(ge=1)
+
+
+class CountersChangedV1(Payload):
+    """Aggregates only: reactions per emoji, votes per option index, unique views."""
+
+    channel_id: UUID
+    post_id: UUID
+    seq: int = Field(ge=1)
+    reactions: dict[str, int] = Field(default_factory=dict)
+    votes: dict[str, int] = Field(default_factory=dict)
+    views: int = 0
+
+
+class HistoryTrimmedV1(Payload):
+    """Every post of the channel with `seq <= up_to_seq` has expired."""
+
+    channel_id: UUID
+    up_to_seq: int = Field(ge=0)
+
+
+class LivePostVisible(Event):
+    TYPE: ClassVar[str] = "live.post_visible"
+    VERSION: ClassVar[int] = 1
+    type: Literal["live.post_visible"] = "live.post_visible"
+    version: Literal[1] = 1
+    payload: PostVisibleV1
+
+
+class LivePostEdited(Event):
+    TYPE: ClassVar[str] = "live.post_edited"
+    VERSION: ClassVar[int] = 1
+    type: Literal["live.post_edited"] = "live.post_edited"
+    version: Literal[1] = 1
+    payload: PostEditedLiveV1
+
+
+class LivePostDeleted(Event):
+    TYPE: ClassVar[str] = "live.post_deleted"
+    VERSION: ClassVar[int] = 1
+    type: Literal["live.post_deleted"] = "live.post_deleted"
+    version: Literal[1] = 1
+    payload: PostDeletedLiveV1
+
+
+class LiveCountersChanged(Event):
+    TYPE: ClassVar[str] = "live.counters_changed"
+    VERSION: ClassVar[int] = 1
+    type: Literal["live.counters_changed"] = "live.counters_changed"
+    version: Literal[1] = 1
+    payload: CountersChangedV1
+
+
+class LiveHistoryTrimmed(Event):
+    TYPE: ClassVar[str] = "live.history_trimmed"
+    VERSION: ClassVar[int] = 1
+    type: Literal["live.history_trimmed"] = "live.history_trimmed"
+    version: Literal[1] = 1
+    payload: HistoryTrimmedV1
+
+
+LIVE_EVENTS = EventRegistry(
+    [LivePostVisible, LivePostEdited, LivePostDeleted, LiveCountersChanged, LiveHistoryTrimmed]
+)

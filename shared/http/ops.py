@@ -1,0 +1,87 @@
+"""Operational endpoints every service serves: `/healthz`, `/readyz`, `/metrics`.
+
+`/healthz` says the process is alive. `/readyz` runs the service's readiness checks
+(Kafka and Postgres reachable) concurrently, each bounded, and answers 503 naming the
+failing ones. Services without an HTTP API serve these from `create_ops_app` on their
+own port inside their event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Iterator
+
+import uvicorn
+from fastapi import APIRouter, FastAPI, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from shared.http.problems import problem_response
+
+ReadinessCheck = Callable[[], Awaitable[bool]]
+# Called before each scrape, to refresh gauges that are cheaper to read than to track.
+ScrapeHook = Callable[[], None]
+
+
+class Readiness:
+    def __init__(self) -> None:
+        self.checks: dict[str, ReadinessCheck] = {}
+        self.scrape_hooks: list[ScrapeHook] = []
+
+    def add(self, name: str, check: ReadinessCheck) -> None:
+        self.checks[name] = check
+
+    async def run(self) -> dict[str, bool]:
+        names = list(self.checks)
+        results = await asyncio.gather(*(self.checks[n]() for n in names), return_exceptions=True)
+        return {name: result is True for name, result in zip(names, results, strict=True)}
+
+
+def ops_router(readiness: Readiness) -> APIRouter:
+    router = APIRouter(tags=["operations"])
+
+    @router.get("/healthz", summary="The process is alive")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get("/readyz", summary="Kafka and Postgres are reachable", response_model=None)
+    async def readyz() -> JSONResponse:
+        checks = await readiness.run()
+        if all(checks.values()):
+            return JSONResponse({"status": "ready", "checks": checks})
+        failing = ", ".join(name for name, ok in checks.items() if not ok)
+        return problem_response(
+            503, f"not ready: {failing} unreachable", type_="not-ready", extra={"checks": checks}
+        )
+
+    @router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        for hook in readiness.scrape_hooks:
+            hook()
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return router
+
+
+def create_ops_app(service: str, readiness: Readiness) -> FastAPI:
+    app = FastAPI(title=f"herald-{service} operations", openapi_url=None)
+    app.include_router(ops_router(readiness))
+    return app
+
+
+class EmbeddedServer(uvicorn.Server):
+    """A uvicorn server inside a process that owns its signals (faust, retention):
+    it never replaces their handlers; the owner stops it with `should_exit = True`."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def ops_server(app: FastAPI, host: str, port: int) -> EmbeddedServer:
+    """A uvicorn server to run inside an existing event loop (`await server.serve()`)."""
+    config = uvicorn.Config(
+        app, host=host, port=port, log_config=None, access_log=False, lifespan="off"
+    )
+    return EmbeddedServer(config)

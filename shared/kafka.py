@@ -1,0 +1,132 @@
+"""Kafka helpers: the idempotent producer, manually committed consumers, the DLQ.
+
+Producers are idempotent with `acks=all`; every send is bounded by a timeout so a broker
+outage becomes an error the caller can turn into a 503, never a hang. Consumers never
+auto-commit: the caller commits `offset + 1` only after its write committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.errors import KafkaError
+
+from shared.events.dlq import DeadLetter
+from shared.events.envelope import Event
+from shared.metrics.common import DLQ_MESSAGES, KAFKA_PRODUCE_ERRORS, KAFKA_PRODUCE_SECONDS
+from shared.settings import HeraldSettings
+from shared.topics import DLQ
+
+log = logging.getLogger(__name__)
+
+
+class KafkaUnavailable(Exception):
+    """The broker did not acknowledge in time; nothing can be promised about the send."""
+
+
+def make_producer(settings: HeraldSettings, **overrides: Any) -> AIOKafkaProducer:
+    options: dict[str, Any] = {
+        "bootstrap_servers": settings.kafka_bootstrap,
+        "enable_idempotence": True,
+        "acks": "all",
+        # A few ms of batching raises throughput under load at no visible latency cost.
+        "linger_ms": 2,
+        "request_timeout_ms": int(settings.produce_timeout_s * 1000),
+        "max_request_size": 1024 * 1024,
+    }
+    options.update(overrides)
+    return AIOKafkaProducer(**options)
+
+
+def make_consumer(
+    settings: HeraldSettings, topics: Sequence[str], group: str | None, **overrides: Any
+) -> AIOKafkaConsumer:
+    options: dict[str, Any] = {
+        "bootstrap_servers": settings.kafka_bootstrap,
+        "group_id": group,
+        "enable_auto_commit": False,
+        "auto_offset_reset": "earliest",
+        "max_poll_records": 500,
+    }
+    options.update(overrides)
+    return AIOKafkaConsumer(*topics, **options)
+
+
+async def produce(
+    producer: AIOKafkaProducer,
+    topic: str,
+    key: str | bytes,
+    event: Event,
+    timeout_s: float,
+    service: str,
+) -> None:
+    """Send one event and wait for the broker's acknowledgement, at most `timeout_s`."""
+    raw_key = key.encode() if isinstance(key, str) else key
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    try:
+        await asyncio.wait_for(
+            producer.send_and_wait(topic, event.encode(), key=raw_key), timeout_s
+        )
+    except (TimeoutError, KafkaError) as exc:
+        KAFKA_PRODUCE_ERRORS.labels(service=service, topic=_base(topic)).inc()
+        raise KafkaUnavailable(f"produce to {topic} failed: {type(exc).__name__}") from exc
+    finally:
+        KAFKA_PRODUCE_SECONDS.labels(service=service, topic=_base(topic)).observe(
+            loop.time() - started
+        )
+
+
+def _base(topic: str) -> str:
+    """The declared base name of a topic, so metric labels stay bounded across namespaces."""
+    return topic[topic.find("herald.") :] if "herald." in topic else "other"
+
+
+async def send_to_dlq(
+    producer: AIOKafkaProducer,
+    settings: HeraldSettings,
+    *,
+    consumer: str,
+    error: str,
+    source_topic: str,
+    partition: int,
+    offset: int,
+    key: bytes | None,
+    value: bytes | None,
+) -> None:
+    """Park a poison message on the DLQ and count it. Raises KafkaUnavailable on failure:
+    the caller must then not commit past the message."""
+    letter = DeadLetter.of(
+        consumer=consumer,
+        error=error,
+        source_topic=source_topic,
+        partition=partition,
+        offset=offset,
+        value=value,
+    )
+    await produce(
+        producer,
+        settings.topic(DLQ.name),
+        key or b"",
+        letter,
+        settings.produce_timeout_s,
+        consumer,
+    )
+    DLQ_MESSAGES.labels(service=consumer, topic=_base(source_topic)).inc()
+    log.warning(
+        "message sent to DLQ",
+        extra={"topic": source_topic, "partition": partition, "offset": offset, "error": error},
+    )
+
+
+async def kafka_reachable(producer: AIOKafkaProducer, timeout_s: float = 2.0) -> bool:
+    """True when the broker answers a metadata request within `timeout_s`."""
+    try:
+        await asyncio.wait_for(producer.client.fetch_all_metadata(), timeout_s)
+    except Exception:
+        return False
+    return True

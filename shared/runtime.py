@@ -1,0 +1,105 @@
+"""Start-up and shutdown pieces every service process shares.
+
+`Dependencies` opens what a service needs (Postgres pool, migrated schema, declared
+topics, an idempotent producer), each with a bounded wait, and registers the readiness
+checks for them. `serve_http` runs an ASGI app on uvicorn with uvloop and httptools.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+
+import asyncpg
+import uvicorn
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+from fastapi import FastAPI
+
+from shared.db.migrate import migrate
+from shared.db.pool import create_pool, observe_pool, postgres_reachable
+from shared.http.ops import Readiness
+from shared.kafka import kafka_reachable, make_producer
+from shared.metrics.common import BUILD_INFO
+from shared.settings import HeraldSettings
+from shared.topics import ensure_topics
+
+log = logging.getLogger(__name__)
+
+VERSION = "0.1.0"
+
+
+async def wait_for_kafka(settings: HeraldSettings) -> None:
+    """Create the declared topics, retrying until the broker answers or time runs out."""
+    deadline = time.monotonic() + settings.startup_timeout_s
+    delay = 0.2
+    while True:
+        try:
+            await ensure_topics(settings)
+            return
+        except (KafkaError, OSError) as exc:
+            if time.monotonic() + delay > deadline:
+                raise
+            log.warning("kafka not reachable yet, retrying", extra={"error": str(exc)})
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 3.0)
+
+
+@dataclass
+class Dependencies:
+    """The connections one service process holds; `start` opens them, `stop` closes them."""
+
+    settings: HeraldSettings
+    service: str
+    readiness: Readiness
+    want_producer: bool = True
+    pool: asyncpg.Pool | None = None
+    producer: AIOKafkaProducer | None = None
+    _started: list[str] = field(default_factory=list)
+
+    async def start(self) -> None:
+        BUILD_INFO.labels(service=self.service, version=VERSION).set(1)
+        self.pool = await create_pool(self.settings)
+        async with self.pool.acquire() as conn:
+            await migrate(conn)
+        pool = self.pool
+        self.readiness.add("postgres", lambda: postgres_reachable(pool))
+        self.readiness.scrape_hooks.append(lambda: observe_pool(pool, self.service))
+        await wait_for_kafka(self.settings)
+        if self.want_producer:
+            producer = make_producer(self.settings)
+            await producer.start()
+            self.producer = producer
+            self.readiness.add("kafka", lambda: kafka_reachable(producer))
+
+    async def stop(self) -> None:
+        if self.producer is not None:
+            await self.producer.stop()
+        if self.pool is not None:
+            await asyncio.wait_for(self.pool.close(), timeout=10)
+
+    def require_pool(self) -> asyncpg.Pool:
+        assert self.pool is not None, "Dependencies.start() not awaited"
+        return self.pool
+
+    def require_producer(self) -> AIOKafkaProducer:
+        assert self.producer is not None, "Dependencies.start() not awaited"
+        return self.producer
+
+
+def serve_http(app: FastAPI, host: str, port: int) -> None:
+    """Run an HTTP service until SIGINT/SIGTERM (uvicorn handles both gracefully)."""
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        loop="uvloop",
+        http="httptools",
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=10,
+        # Bound connections per process; SSE clients hold one each.
+        limit_concurrency=20_000,
+    )

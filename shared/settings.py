@@ -1,0 +1,81 @@
+"""Typed settings shared by every service (env prefix `HERALD_`).
+
+Each service extends `HeraldSettings` in its own `config.py` with what only it needs.
+Settings are validated at start: a production process refuses placeholder secrets.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Self
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_JWT_SECRET = "dev-only-insecure-secret-change-me-0000"  # noqa: S105 - the placeholder itself
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+class HeraldSettings(BaseSettings):
+    """What every Herald process needs: where Kafka and Postgres are, how to verify tokens."""
+
+    model_config = SettingsConfigDict(env_prefix="HERALD_", env_file=".env", extra="ignore")
+
+    environment: Environment = Environment.DEVELOPMENT
+    # Prefix for topic names and consumer groups: lets several test runs or tenants share
+    # one broker without seeing each other's messages. Empty in a normal deployment.
+    namespace: str = Field(default="", pattern=r"^[a-z0-9_.-]{0,40}$")
+    kafka_bootstrap: str = "127.0.0.1:19092"
+    kafka_replication_factor: int = Field(default=1, ge=1, le=5)
+    database_url: str = "postgresql://herald@127.0.0.1:15432/herald"
+    db_pool_min: int = Field(default=2, ge=1, le=100)
+    db_pool_max: int = Field(default=10, ge=1, le=200)
+    jwt_secret: str = DEV_JWT_SECRET
+    jwt_public_key_file: Path | None = None
+    jwt_audience: str | None = None
+    jwt_issuer: str | None = None
+    media_dir: Path = Path(".local/media")
+    log_level: str = "INFO"
+    log_json: bool = True
+    # Bounded waits for dependencies at start: a missing broker fails the process, not hangs it.
+    startup_timeout_s: float = Field(default=60.0, gt=0)
+    produce_timeout_s: float = Field(default=5.0, gt=0)
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secrets(self) -> Self:
+        weak_secret = self.jwt_secret == DEV_JWT_SECRET or len(self.jwt_secret) < 32
+        if (
+            self.environment is Environment.PRODUCTION
+            and self.jwt_public_key_file is None
+            and weak_secret
+        ):
+            raise ValueError(
+                "HERALD_JWT_SECRET must be a real secret of at least 32 characters "
+                "(or set HERALD_JWT_PUBLIC_KEY_FILE) in production"
+            )
+        return self
+
+    def topic(self, base_name: str) -> str:
+        """The concrete topic name for a declared topic in this namespace."""
+        return f"{self.namespace}.{base_name}" if self.namespace else base_name
+
+    def group(self, base_name: str) -> str:
+        """The concrete consumer-group id for a role in this namespace."""
+        return f"{self.namespace}.{base_name}" if self.namespace else base_name
+
+
+class HttpServiceSettings(HeraldSettings):
+    """Settings shared by the HTTP services (publisher, feed)."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    # Token bucket per account (and per IP for anonymous reads): sustained rate and burst.
+    rate_per_second: float = Field(default=20.0, gt=0)
+    rate_burst: int = Field(default=60, ge=1)

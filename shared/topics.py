@@ -1,0 +1,125 @@
+"""The one declaration of Herald's Kafka topics, and their creation at start-up.
+
+Topics are created explicitly (never auto-created) with their partition counts and
+configs. Every topic that carries content keeps it at most `CONTENT_RETENTION_MS`, and
+rolls segments at most hourly, so expired content leaves the log on time.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+from aiokafka.errors import TopicAlreadyExistsError
+
+from shared.settings import HeraldSettings
+
+log = logging.getLogger(__name__)
+
+DAY_MS = 24 * 3600 * 1000
+HOUR_MS = 3600 * 1000
+# Herald's promise: content is gone after 30 days, so no content topic keeps more.
+CONTENT_RETENTION_MS = 30 * DAY_MS
+SEGMENT_MS = HOUR_MS
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    """A topic as Herald declares it: `name` is the base name before any namespace."""
+
+    name: str
+    partitions: int
+    key: str
+    carries_content: bool
+    retention_ms: int = CONTENT_RETENTION_MS
+    segment_ms: int = SEGMENT_MS
+    cleanup_policy: str = "delete"
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def configs(self) -> dict[str, str]:
+        return {
+            "retention.ms": str(self.retention_ms),
+            "segment.ms": str(self.segment_ms),
+            "cleanup.policy": self.cleanup_policy,
+            **self.extra,
+        }
+
+
+POSTS = TopicSpec("herald.posts.v1", partitions=12, key="channel_id", carries_content=True)
+INTERACTIONS = TopicSpec(
+    "herald.interactions.v1",
+    partitions=12,
+    key="post_id",
+    carries_content=False,
+    # Interactions carry account ids; they need only live long enough to be counted.
+    retention_ms=7 * DAY_MS,
+)
+LIVE = TopicSpec(
+    "herald.live.v1",
+    partitions=6,
+    key="channel_id",
+    carries_content=True,
+    # Live events are for connected clients; replay after a reconnect comes from Postgres.
+    retention_ms=DAY_MS,
+)
+DLQ = TopicSpec("herald.dlq.v1", partitions=3, key="original key", carries_content=True)
+
+ALL_TOPICS: tuple[TopicSpec, ...] = (POSTS, INTERACTIONS, LIVE, DLQ)
+
+
+def new_topics(
+    settings: HeraldSettings, specs: tuple[TopicSpec, ...] = ALL_TOPICS
+) -> list[NewTopic]:
+    return [
+        NewTopic(
+            name=settings.topic(spec.name),
+            num_partitions=spec.partitions,
+            replication_factor=settings.kafka_replication_factor,
+            topic_configs=spec.configs(),
+        )
+        for spec in specs
+    ]
+
+
+async def ensure_topics(
+    settings: HeraldSettings, specs: tuple[TopicSpec, ...] = ALL_TOPICS
+) -> list[str]:
+    """Create the declared topics that are missing; return the names created.
+
+    Existing topics are left as they are: the retention service checks and corrects
+    their configs.
+    """
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=settings.kafka_bootstrap, request_timeout_ms=15000
+    )
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [t for t in new_topics(settings, specs) if t.name not in existing]
+        created: list[str] = []
+        for topic in missing:
+            try:
+                await admin.create_topics([topic])
+                created.append(topic.name)
+            except TopicAlreadyExistsError:
+                pass  # another process won the race: fine
+        if created:
+            log.info("created topics", extra={"topics": created})
+        return created
+    finally:
+        await admin.close()
+
+
+async def describe_topic_configs(
+    admin: AIOKafkaAdminClient, names: list[str]
+) -> dict[str, dict[str, str]]:
+    """The current config of each named topic, as `{topic: {key: value}}`."""
+    resources = [ConfigResource(ConfigResourceType.TOPIC, name) for name in names]
+    configs: dict[str, dict[str, str]] = {}
+    for response in await admin.describe_configs(resources):
+        # Each resource is (error_code, error_message, type, name, [(key, value, …), …]).
+        for resource in response.resources:
+            configs[resource[3]] = {entry[0]: entry[1] for entry in resource[4]}
+    return configs

@@ -1,0 +1,1 @@
+"""What tests share: the isolated test stack, service processes, clients, tokens."""
