@@ -81,7 +81,17 @@ async def feed(stack: StackSlice, service_logs: Path) -> AsyncIterator[ServicePr
         yield process
 
 
+# The session's fan-out writes feed rows only for channels of at most this many followers,
+# so tests can build a "large", read-time-merged channel with a handful of accounts.
+SESSION_FANOUT_WRITE_MAX_FOLLOWERS = 20
+
+
 @pytest.fixture(scope="session")
 async def fanout(stack: StackSlice, service_logs: Path) -> AsyncIterator[ServiceProcess]:
-    async for process in _session_service("fanout", stack, service_logs):
+    async for process in _session_service(
+        "fanout",
+        stack,
+        service_logs,
+        HERALD_FANOUT_WRITE_MAX_FOLLOWERS=str(SESSION_FANOUT_WRITE_MAX_FOLLOWERS),
+    ):
         yield process

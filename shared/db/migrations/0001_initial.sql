@@ -104,9 +104,13 @@ CREATE TABLE posts (
     -- last change of any kind: SSE replay after a reconnect reads changes since an id
     changed_at   timestamptz NOT NULL DEFAULT now(),
     expires_at   timestamptz NOT NULL,
+    -- true when fan-out wrote feed_items rows for it; readers merge the others at read time
+    fanned_out   boolean NOT NULL DEFAULT false,
     PRIMARY KEY (channel_id, post_id, created_at)
 ) PARTITION BY RANGE (created_at);
 CREATE INDEX posts_channel_seq_idx ON posts (channel_id, seq DESC);
+CREATE INDEX posts_read_time_merge_idx ON posts (channel_id, created_at DESC, post_id DESC)
+    WHERE NOT fanned_out;
 CREATE INDEX posts_post_id_idx ON posts (post_id);
 CREATE INDEX posts_changed_idx ON posts (channel_id, changed_at);
 
