@@ -1,18 +1,31 @@
-"""The retention service's long-running loop: a run every `interval_s`, ops endpoints."""
+"""The retention service process: a run every `interval_s`, or one run (`--once`).
+
+The long-running mode serves `/healthz`, `/readyz` and `/metrics` and starts a run at
+start-up and then every `interval_s` after the previous one finished. A failed run is
+logged and counted; the next one retries (every step is restartable). SIGTERM stops
+between runs or cancels the current one: whatever it had committed stays committed.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+from datetime import UTC, datetime
 
 from services.retention.config import RetentionSettings
+from services.retention.run import RunReport, run_once
 from shared.http.ops import Readiness, create_ops_app, ops_server
 from shared.runtime import Dependencies
 
 log = logging.getLogger(__name__)
 
 SERVICE = "retention"
+
+
+def clock(settings: RetentionSettings) -> datetime:
+    """The run's `now`: the configured fixed time if any, else the wall clock."""
+    return settings.now.astimezone(UTC) if settings.now is not None else datetime.now(UTC)
 
 
 async def run_service(settings: RetentionSettings, stop: asyncio.Event) -> None:
@@ -23,9 +36,34 @@ async def run_service(settings: RetentionSettings, stop: asyncio.Event) -> None:
     try:
         await deps.start()
         while not stop.is_set():
+            run = asyncio.create_task(
+                run_once(deps.require_pool(), deps.require_producer(), settings, clock(settings))
+            )
+            stopping = asyncio.create_task(stop.wait())
+            await asyncio.wait({run, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            stopping.cancel()
+            if not run.done():
+                run.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                try:
+                    await run
+                except Exception:
+                    log.exception("retention run failed; the next run retries")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=settings.interval_s)
     finally:
         server.should_exit = True
         await serving
+        await deps.stop()
+
+
+async def run_one(settings: RetentionSettings) -> RunReport:
+    """`--once`: migrate, make sure topics exist, run once, close everything."""
+    deps = Dependencies(settings=settings, service=SERVICE, readiness=Readiness())
+    try:
+        await deps.start()
+        return await run_once(
+            deps.require_pool(), deps.require_producer(), settings, clock(settings)
+        )
+    finally:
         await deps.stop()
