@@ -2,6 +2,8 @@
 
 Starts publisher, fan-out, feed and retention as child processes with the local stack's
 addresses, prints their URLs, and on Ctrl-C (or SIGTERM) stops them, then the stack.
+When the `prometheus` binary is installed, a local Prometheus (deploy/local/prometheus.py)
+scrapes the four services and evaluates Herald's alerts; it is stopped first on exit.
 A child that dies is reported and the others are stopped too: a half-running system
 would only confuse.
 """
@@ -14,7 +16,7 @@ import subprocess
 import sys
 import time
 
-from deploy.local import stack
+from deploy.local import prometheus, stack
 
 SERVICES = {
     "publisher": ("HERALD_PUBLISHER_PORT", 8081, "admin API"),
@@ -51,10 +53,13 @@ def main() -> int:
                 stderr=subprocess.STDOUT,
                 cwd=stack.ROOT,
             )
+        prometheus_url = _start_prometheus(env)
         print("\nHerald is starting. Logs: .local/logs/<service>.log")
         for name, (var, default, what) in SERVICES.items():
             port = env.get(var, str(default))
             print(f"  {name:<10} http://127.0.0.1:{port}  ({what})")
+        if prometheus_url:
+            print(f"  prometheus {prometheus_url}  (metrics and alerts of the four services)")
         print("  API docs   http://127.0.0.1:8081/docs  http://127.0.0.1:8082/docs")
         print("  Try it:    make token SUB=alice   then curl with 'Authorization: Bearer …'")
         print("Press Ctrl-C to stop everything.\n")
@@ -65,6 +70,7 @@ def main() -> int:
                     stopping = True
             time.sleep(0.5)
     finally:
+        prometheus.stop()
         for child in children.values():
             if child.poll() is None:
                 child.terminate()
@@ -77,6 +83,19 @@ def main() -> int:
         stack.stop_pid(stack.KafkaPaths().pid, "kafka")
         stack.stop_postgres()
     return 0
+
+
+def _start_prometheus(env: dict[str, str]) -> str | None:
+    """The local Prometheus's URL, or None when it is not installed or cannot start:
+    the services run without it."""
+    if prometheus.binary() is None:
+        return None
+    ports = {name: int(env.get(var, str(default))) for name, (var, default, _) in SERVICES.items()}
+    try:
+        return prometheus.start(ports)
+    except RuntimeError as exc:
+        print(f"prometheus not started: {exc}")
+        return None
 
 
 if __name__ == "__main__":
