@@ -142,6 +142,8 @@ def kafka_java_cmd(main: str, *args: str) -> list[str]:
         "-Xmx512m",
         "-XX:+UseG1GC",
         "-Djava.awt.headless=true",
+        # Keep logging through shutdown, so a slow stop shows where it waits.
+        "-Dlog4j2.shutdownHookEnabled=false",
         f"-Dlog4j2.configurationFile={KafkaPaths().log4j}",
         f"-Dkafka.logs.dir={KafkaPaths().home}",
         "-cp",
