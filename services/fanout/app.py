@@ -1,19 +1,36 @@
-"""The fan-out faust app: wiring of agents, dependencies and the operations endpoints."""
+"""The fan-out faust app: wiring of consumers, dependencies and the operations endpoints.
+
+The posts and interactions paths run as `BatchConsumer`s (aiokafka, commit after the
+Postgres transaction) inside the faust worker: faust's batching (`Stream.take`) acks a
+batch that was interrupted before its write committed (see services/fanout/batching.py).
+faust keeps what it is good at: the windowed directory stats (services/fanout/stats.py).
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 
 import faust
 
+from services.fanout.batching import BatchConsumer
 from services.fanout.config import FanoutSettings
+from services.fanout.counters.handler import CountersHandler
+from services.fanout.counters.live import CountersPublisher
+from services.fanout.live import LiveEmitter
+from services.fanout.posts.handler import PostsHandler
+from shared.events import INTERACTION_EVENTS, POST_EVENTS
 from shared.http.ops import Readiness, create_ops_app, ops_server
+from shared.kafka import make_consumer
 from shared.runtime import Dependencies
-from shared.topics import POSTS
+from shared.topics import INTERACTIONS, POSTS
 
 log = logging.getLogger(__name__)
 
 SERVICE = "fanout"
+# On SIGTERM the batch in hand may finish (its transaction and commit) for this long.
+STOP_GRACE_S = 10.0
 
 
 class FanoutApp(faust.App):
@@ -35,8 +52,59 @@ class FanoutApp(faust.App):
         self.herald_settings = settings
         self.readiness = Readiness()
         self.deps = Dependencies(settings=settings, service=SERVICE, readiness=self.readiness)
+        self.consumers: list[BatchConsumer] = []
+        self.consumer_tasks: list[asyncio.Task[None]] = []
+        self.counters_publisher: CountersPublisher | None = None
+
+    async def run_consumers(self) -> None:
+        settings = self.herald_settings
+        pool = self.deps.require_pool()
+        producer = self.deps.require_producer()
+        live = LiveEmitter(producer, settings)
+        self.counters_publisher = CountersPublisher(pool, live, settings.counters_live_interval_s)
+        self.consumers = [
+            BatchConsumer(
+                settings=settings,
+                consumer=make_consumer(
+                    settings,
+                    [settings.topic(POSTS.name)],
+                    settings.group("herald-fanout-posts"),
+                    max_poll_records=settings.batch_max_records,
+                ),
+                producer=producer,
+                registry=POST_EVENTS,
+                handler=PostsHandler(pool, live, settings.write_max_followers),
+                name=POSTS.name,
+            ),
+            BatchConsumer(
+                settings=settings,
+                consumer=make_consumer(
+                    settings,
+                    [settings.topic(INTERACTIONS.name)],
+                    settings.group("herald-fanout-interactions"),
+                    max_poll_records=settings.batch_max_records,
+                ),
+                producer=producer,
+                registry=INTERACTION_EVENTS,
+                handler=CountersHandler(pool, self.counters_publisher),
+                name=INTERACTIONS.name,
+            ),
+        ]
+        self.consumer_tasks = [asyncio.create_task(c.run()) for c in self.consumers]
+        self.consumer_tasks.append(asyncio.create_task(self.counters_publisher.run()))
+        await asyncio.gather(*self.consumer_tasks)
 
     async def on_stop(self) -> None:
+        for consumer in self.consumers:
+            consumer.request_stop()
+        if self.counters_publisher is not None:
+            self.counters_publisher.request_stop()
+        if self.consumer_tasks:
+            _, pending = await asyncio.wait(self.consumer_tasks, timeout=STOP_GRACE_S)
+            for task in pending:
+                task.cancel()
+            with contextlib.suppress(BaseException):
+                await asyncio.gather(*pending, return_exceptions=True)
         await super().on_stop()
         await self.deps.stop()
 
@@ -50,6 +118,6 @@ def create_app(settings: FanoutSettings) -> FanoutApp:
             create_ops_app(SERVICE, app.readiness), settings.ops_host, settings.ops_port
         )
         await app.deps.start()
-        await server.serve()
+        await asyncio.gather(server.serve(), app.run_consumers())
 
     return app

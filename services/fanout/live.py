@@ -1,0 +1,55 @@
+"""Emitting to `herald.live.v1` (key: channel_id) after a transaction committed.
+
+Best effort by design: live events tell connected clients about what is already in
+Postgres, and a client that misses one resyncs from Postgres on reconnect. So a failed
+send is counted and logged, never retried into a blocked partition. Events of one batch
+are sent together and awaited once (bounded by the produce timeout).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from uuid import UUID
+
+from aiokafka import AIOKafkaProducer
+
+from shared.events.envelope import Event
+from shared.logs import request_id_var
+from shared.metrics.fanout import LIVE_EVENTS
+from shared.settings import HeraldSettings
+from shared.topics import LIVE
+
+log = logging.getLogger(__name__)
+
+
+class LiveEmitter:
+    def __init__(self, producer: AIOKafkaProducer, settings: HeraldSettings) -> None:
+        self.producer = producer
+        self.topic = settings.topic(LIVE.name)
+        self.timeout_s = settings.produce_timeout_s
+
+    async def emit(self, events: Sequence[tuple[UUID, Event]]) -> None:
+        """Send (channel_id, event) pairs; returns when all were acknowledged or failed."""
+        if not events:
+            return
+        futures = []
+        for channel_id, event in events:
+            token = request_id_var.set(event.request_id)
+            try:
+                futures.append(
+                    await self.producer.send(
+                        self.topic, event.encode(), key=str(channel_id).encode()
+                    )
+                )
+            finally:
+                request_id_var.reset(token)
+        results = await asyncio.wait_for(
+            asyncio.gather(*futures, return_exceptions=True), self.timeout_s
+        )
+        for (_, event), result in zip(events, results, strict=True):
+            outcome = "failed" if isinstance(result, BaseException) else "sent"
+            LIVE_EVENTS.labels(type=event.type, outcome=outcome).inc()
+            if outcome == "failed":
+                log.warning("live event not sent", extra={"type": event.type, "error": str(result)})

@@ -1,0 +1,1 @@
+"""The posts path: persist the post log, assign seqs, fan out, emit live events."""
