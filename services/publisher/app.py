@@ -1,39 +1,136 @@
-"""The publisher's FastAPI app: wiring only; routes live in `api/routes/`."""
+"""The publisher's FastAPI app: wiring only; routes live in `api/routes/`.
+
+Limits every endpoint shares:
+- auth: a bearer token on every `/v1` route (401 without); a caller who is not an admin of
+  the channel gets 404;
+- rate: a token bucket per account, `HERALD_RATE_PER_SECOND` (default 20/s) sustained
+  with bursts of `HERALD_RATE_BURST` (default 60); over it → 429 with `Retry-After`;
+- body: JSON bodies ≤ `HERALD_MAX_BODY_BYTES` (64 KiB) → else 413; the media upload route
+  alone accepts up to 64 MiB plus the multipart envelope;
+- pages ≤ 100 items; unknown JSON fields → 422;
+- Postgres unreachable → 503 `database-unavailable`; broker not acknowledging within
+  `HERALD_PRODUCE_TIMEOUT_S` → 503 `broker-unavailable`.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+import asyncpg
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from starlette.types import Scope
 
+from services.publisher.api.routes import channels, insights, media, posts
 from services.publisher.config import PublisherSettings
+from services.publisher.media.upload import MAX_BODY_BYTES
+from services.publisher.publishing import Publisher
 from shared.http.app import create_http_app
 from shared.http.ops import Readiness
+from shared.http.problems import problem_response
+from shared.kafka import KafkaUnavailable
+from shared.media import LocalMediaStore
+from shared.metrics.publisher import POSTS_REJECTED
 from shared.runtime import VERSION, Dependencies
 
 SERVICE = "publisher"
+log = logging.getLogger(__name__)
+
+# What "Postgres is unreachable" looks like from asyncpg: refused or dropped connections,
+# a server shutting down, or a pool that could not hand out a connection in time.
+DATABASE_DOWN: tuple[type[Exception], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.AdminShutdownError,
+)
+
+
+def body_limit(settings: PublisherSettings) -> Callable[[Scope], int]:
+    """The body limit of a request: the upload route takes files, everything else JSON."""
+
+    def limit_for(scope: Scope) -> int:
+        path = scope.get("path", "")
+        if scope.get("method") == "POST" and path.endswith(media.UPLOAD_PATH_SUFFIX):
+            return MAX_BODY_BYTES
+        return settings.max_body_bytes
+
+    return limit_for
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    async def database_down(_: Request, exc: Exception) -> Response:
+        log.warning("database unavailable", extra={"error": type(exc).__name__})
+        return problem_response(
+            503,
+            "the database is unavailable; retry shortly",
+            type_="database-unavailable",
+            headers={"Retry-After": "1"},
+        )
+
+    async def broker_down(_: Request, exc: Exception) -> Response:
+        return problem_response(
+            503,
+            "the message broker did not acknowledge in time; retry",
+            type_="broker-unavailable",
+            headers={"Retry-After": "1"},
+        )
+
+    for exc_type in DATABASE_DOWN:
+        app.add_exception_handler(exc_type, database_down)
+    app.add_exception_handler(KafkaUnavailable, broker_down)
+
+    # Count publish requests refused by validation, then answer as the shared handler does.
+    shared_handler = app.exception_handlers[RequestValidationError]
+
+    async def invalid(request: Request, exc: Exception) -> Response:
+        route = request.scope.get("route")
+        if request.method == "POST" and getattr(route, "path", None) == posts.PUBLISH_ROUTE:
+            POSTS_REJECTED.labels(reason="invalid").inc()
+        response = shared_handler(request, exc)
+        assert not isinstance(response, Response)
+        return await response
+
+    app.add_exception_handler(RequestValidationError, invalid)
 
 
 def create_app(settings: PublisherSettings | None = None) -> FastAPI:
     settings = settings or PublisherSettings()
     readiness = Readiness()
     deps = Dependencies(settings=settings, service=SERVICE, readiness=readiness)
+    media_store = LocalMediaStore(settings.media_dir)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await deps.start()
         app.state.deps = deps
+        app.state.publisher = Publisher(
+            pool=deps.require_pool(),
+            producer=deps.require_producer(),
+            settings=settings,
+            service=SERVICE,
+        )
         try:
             yield
         finally:
             await deps.stop()
 
-    return create_http_app(
+    app = create_http_app(
         service=SERVICE,
         title="Herald publisher API",
         version=VERSION,
         settings=settings,
         lifespan=lifespan,
         readiness=readiness,
+        body_limit_for=body_limit(settings),
     )
+    app.state.media_store = media_store
+    _install_error_handlers(app)
+    for module in (channels, media, posts, insights):
+        app.include_router(module.router)
+    return app

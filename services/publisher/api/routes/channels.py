@@ -1,0 +1,132 @@
+"""`/v1/channels`: create (any account, who becomes owner), read and edit (admins; the
+settings only by the owner), delete (owner).
+
+Deleting marks the channel deleted (its handle becomes free) and emits `channel.deleted`
+on the posts topic keyed by channel id, for fan-out to remove its content; the answer
+comes after the broker's acknowledgement. No endpoint adds followers or lists them.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from fastapi import APIRouter, Response
+from uuid6 import uuid7
+
+from services.publisher.api.deps import AdminAccess, OwnerAccess, Pool, Producer, Settings
+from services.publisher.models import ChannelCreate, ChannelPublic, ChannelUpdate
+from services.publisher.publishing import unavailable
+from services.publisher.store import channels as store
+from services.publisher.store.channels import Access
+from services.publisher.store.media import set_avatar
+from shared.events.posts import ChannelDeleted, ChannelDeletedV1
+from shared.http.auth import Account
+from shared.http.problems import Problem
+from shared.kafka import KafkaUnavailable, produce
+from shared.logs import request_id_var
+from shared.topics import POSTS
+
+router = APIRouter(prefix="/v1/channels", tags=["channels"])
+
+
+async def _view(pool: Pool, access: Access) -> ChannelPublic:
+    channel = await store.fetch_channel(pool, access.channel_id)
+    if channel is None:
+        raise Problem(404, "no such channel", type_="not-found")
+    return ChannelPublic.model_validate({**channel, "your_role": access.role})
+
+
+@router.post("", status_code=201, summary="Create a channel; the caller becomes its owner")
+async def create_channel(body: ChannelCreate, principal: Account, pool: Pool) -> ChannelPublic:
+    channel_id = uuid7()
+    try:
+        await store.create_channel(pool, channel_id, principal.account_id, body)
+    except store.HandleTaken:
+        raise Problem(409, f"the handle '{body.handle}' is taken", type_="handle-taken") from None
+    return await _view(pool, Access(channel_id, principal.account_id, "owner", 0))
+
+
+@router.get("/{channel_id}", summary="The admin view of a channel")
+async def get_channel(access: AdminAccess, pool: Pool) -> ChannelPublic:
+    return await _view(pool, access)
+
+
+@router.patch("/{channel_id}", summary="Edit a channel (settings: owner only)")
+async def update_channel(body: ChannelUpdate, access: AdminAccess, pool: Pool) -> ChannelPublic:
+    changes = {name: getattr(body, name) for name in body.model_fields_set}
+    if "settings" in changes and not access.is_owner:
+        raise Problem(403, "only the channel's owner may change its settings", type_="owner-only")
+    for required in ("name", "category", "country", "language", "settings"):
+        if required in changes and changes[required] is None:
+            raise Problem(422, f"{required} cannot be null", type_="validation")
+    avatar_given = "avatar_media_id" in changes
+    avatar = changes.pop("avatar_media_id", None)
+    async with pool.acquire() as conn, conn.transaction():
+        if avatar_given and not await set_avatar(conn, access.channel_id, avatar):
+            raise Problem(
+                422,
+                "avatar_media_id does not name a photo uploaded to this channel",
+                type_="validation",
+            )
+        await store.update_channel(conn, access.channel_id, changes)
+    return await _view(pool, access)
+
+
+@router.delete("/{channel_id}", status_code=204, summary="Delete a channel and all its content")
+async def delete_channel(
+    access: OwnerAccess, pool: Pool, producer: Producer, settings: Settings
+) -> Response:
+    async with pool.acquire() as conn, conn.transaction():
+        deleted_at = await store.mark_deleted(conn, access.channel_id)
+        event = ChannelDeleted(
+            request_id=request_id_var.get(),
+            payload=ChannelDeletedV1(
+                channel_id=access.channel_id, deleted_at=deleted_at or datetime.now(UTC)
+            ),
+        )
+        # Commit only after the broker has the event: never a deleted channel whose
+        # content fan-out was not told to remove.
+        try:
+            await produce(
+                producer,
+                settings.topic(POSTS.name),
+                str(access.channel_id),
+                event,
+                settings.produce_timeout_s,
+                "publisher",
+            )
+        except KafkaUnavailable as exc:
+            raise unavailable(exc) from exc
+    return Response(status_code=204)
+
+
+@router.put(
+    "/{channel_id}/admins/{account_id}",
+    summary="Make an account an admin (owner only; at most 16 besides the owner)",
+)
+async def put_admin(
+    account_id: str, access: OwnerAccess, pool: Pool, response: Response
+) -> ChannelPublic:
+    if not 1 <= len(account_id) <= 128:
+        raise Problem(422, "account_id must be 1-128 characters", type_="validation")
+    if account_id == access.account_id:
+        raise Problem(409, "the owner is already the owner", type_="is-owner")
+    try:
+        added = await store.put_admin(pool, access.channel_id, account_id)
+    except store.TooManyAdmins:
+        raise Problem(
+            409, f"a channel has at most {store.MAX_ADMINS} admins", type_="too-many-admins"
+        ) from None
+    response.status_code = 201 if added else 200
+    return await _view(pool, access)
+
+
+@router.delete(
+    "/{channel_id}/admins/{account_id}", status_code=204, summary="Remove an admin (owner only)"
+)
+async def remove_admin(account_id: str, access: OwnerAccess, pool: Pool) -> Response:
+    if account_id == access.account_id:
+        raise Problem(409, "the owner cannot remove themselves", type_="is-owner")
+    if not await store.remove_admin(pool, access.channel_id, account_id):
+        raise Problem(404, "no such admin", type_="not-found")
+    return Response(status_code=204)

@@ -1,0 +1,128 @@
+"""`POST /v1/channels/{id}/media`: upload a photo, video, sticker or voice note (admins).
+
+The type comes from the bytes only (see `media.inspect`); the file streams to disk while
+its sha256 is computed and is stored content-addressed (`shared.media`), photos with a
+JPEG thumbnail under `<sha256>.thumb.jpg`. Form: `file`, and optional `kind` (`sticker`
+marks a WebP ≤ 512 KiB as a sticker). Wrong type → 415, over its kind's limit → 413.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from pathlib import Path
+
+from fastapi import APIRouter, Request
+from python_multipart.exceptions import MultipartParseError
+from uuid6 import uuid7
+
+from services.publisher.api.deps import AdminAccess, MediaStoreDep, Pool
+from services.publisher.media.inspect import (
+    Inspected,
+    TooLarge,
+    Unsupported,
+    inspect_image,
+)
+from services.publisher.media.upload import receive_upload
+from services.publisher.models import MediaPublic
+from services.publisher.store.media import insert_media
+from shared.events.content import MediaKind
+from shared.http.problems import Problem
+from shared.metrics.publisher import MEDIA_REJECTED, MEDIA_UPLOADED, MEDIA_UPLOADED_BYTES
+
+router = APIRouter(prefix="/v1/channels", tags=["media"])
+
+# Path of the upload route, for the app's larger body limit on it.
+UPLOAD_PATH_SUFFIX = "/media"
+_IMAGE_KINDS = {MediaKind.PHOTO, MediaKind.STICKER}
+
+_FORM_SCHEMA = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {"type": "string", "format": "binary"},
+                        "kind": {"type": "string", "enum": [k.value for k in MediaKind]},
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+@router.post(
+    "/{channel_id}/media",
+    status_code=201,
+    summary="Upload a media file; its type is taken from its bytes",
+    openapi_extra=_FORM_SCHEMA,
+)
+async def upload_media(
+    request: Request, access: AdminAccess, pool: Pool, media_store: MediaStoreDep
+) -> MediaPublic:
+    incoming = media_store.root / "incoming"
+    try:
+        upload = await receive_upload(request, incoming)
+    except Unsupported as exc:
+        MEDIA_REJECTED.labels(reason="type").inc()
+        raise Problem(415, str(exc), type_="unsupported-media-type") from None
+    except TooLarge as exc:
+        MEDIA_REJECTED.labels(reason="size").inc()
+        raise Problem(413, str(exc), type_="media-too-large") from None
+    except MultipartParseError:
+        MEDIA_REJECTED.labels(reason="form").inc()
+        raise Problem(400, "malformed multipart body", type_="bad-form") from None
+    try:
+        try:
+            kind = upload.finish()
+        except Unsupported as exc:
+            MEDIA_REJECTED.labels(reason="type").inc()
+            raise Problem(415, str(exc), type_="unsupported-media-type") from None
+        except TooLarge as exc:
+            MEDIA_REJECTED.labels(reason="size").inc()
+            raise Problem(413, str(exc), type_="media-too-large") from None
+        assert upload.mime is not None
+        width = height = None
+        thumbnail: bytes | None = None
+        if kind in _IMAGE_KINDS:
+            try:
+                width, height, thumbnail = await asyncio.to_thread(
+                    inspect_image, upload.path, upload.mime, kind is MediaKind.PHOTO
+                )
+            except Unsupported as exc:
+                MEDIA_REJECTED.labels(reason="type").inc()
+                raise Problem(415, str(exc), type_="unsupported-media-type") from None
+        info = Inspected(kind, upload.mime, upload.size, upload.sha256, width, height)
+        await media_store.put_file(upload.path, info.sha256)
+        thumbnail_key = None
+        if thumbnail is not None:
+            thumbnail_key = f"{info.sha256}.thumb.jpg"
+            await _put_bytes(media_store, incoming, thumbnail, thumbnail_key)
+        media_id = uuid7()
+        await insert_media(pool, media_id, access.channel_id, info, thumbnail_key)
+    finally:
+        upload.close()
+    MEDIA_UPLOADED.labels(kind=kind.value).inc()
+    MEDIA_UPLOADED_BYTES.labels(kind=kind.value).inc(info.size)
+    return MediaPublic(
+        media_id=media_id,
+        kind=kind,
+        mime=info.mime,
+        bytes=info.size,
+        sha256=info.sha256,
+        width=width,
+        height=height,
+    )
+
+
+async def _put_bytes(store: MediaStoreDep, directory: Path, data: bytes, key: str) -> None:
+    tmp = directory / f"{uuid.uuid4().hex}.part"
+    await asyncio.to_thread(tmp.write_bytes, data)
+    try:
+        await store.put_file(tmp, key)
+    finally:
+        tmp.unlink(missing_ok=True)

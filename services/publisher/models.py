@@ -1,0 +1,274 @@
+"""The publisher's API models: `XCreate`/`XUpdate` bodies (unknown fields → 422) and
+`XPublic` answers.
+
+Limits are DESIGN.md's: handle `[a-z0-9_]{3,32}` (accepted in any case, stored lower-case),
+name 1-100, description ≤ 1000, text ≤ 4096, caption ≤ 1024, poll 2-12 options of ≤ 100
+characters, at most 12 allowed reactions, retention 1-30 days.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Literal, Self
+from uuid import UUID
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+from services.publisher.countries import is_country_code
+from shared.events.content import (
+    CAPTION_MAX,
+    MEDIA_KIND_FOR_POST,
+    POLL_OPTION_MAX,
+    POLL_OPTIONS_MAX,
+    POLL_OPTIONS_MIN,
+    POLL_QUESTION_MAX,
+    TEXT_MAX,
+    MediaKind,
+    PostType,
+)
+
+ALLOWED_REACTIONS_MAX = 12
+PAGE_MAX = 100
+# Simplified BCP 47: a 2-3 letter primary language, then subtags (script, region, variant).
+_LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8}){0,4}$")
+# Emoji are symbols (So), skin-tone modifiers (Sk), joined with ZWJ / variation selectors,
+# keycaps (#, *, digits + U+20E3) and tag sequences (subdivision flags).
+_EMOJI_JOINERS = {"\u200d", "\ufe0f", "\ufe0e", "\u20e3"}
+
+
+class Category(StrEnum):
+    NEWS = "news"
+    SPORTS = "sports"
+    ENTERTAINMENT = "entertainment"
+    HEALTH = "health"
+    EDUCATION = "education"
+    GOVERNMENT = "government"
+    BUSINESS = "business"
+    LIFESTYLE = "lifestyle"
+    TECHNOLOGY = "technology"
+    SCIENCE = "science"
+    CULTURE = "culture"
+    COMMUNITY = "community"
+    OTHER = "other"
+
+
+def _emoji(value: str) -> str:
+    symbols = 0
+    for char in value:
+        category = unicodedata.category(char)
+        if category == "So":
+            symbols += 1
+        elif not (
+            category == "Sk"
+            or char in _EMOJI_JOINERS
+            or char in "#*0123456789"
+            or 0xE0020 <= ord(char) <= 0xE007F
+        ):
+            raise ValueError("not an emoji")
+    if symbols == 0 or len(value) > 16:
+        raise ValueError("not an emoji")
+    return value
+
+
+def _country(value: str) -> str:
+    upper = value.upper()
+    if not is_country_code(upper):
+        raise ValueError("not an ISO 3166-1 alpha-2 country code")
+    return upper
+
+
+def _language(value: str) -> str:
+    if not _LANGUAGE.match(value):
+        raise ValueError("not a BCP 47 language tag (e.g. 'en', 'pt-BR', 'zh-Hant')")
+    return value
+
+
+Emoji = Annotated[str, AfterValidator(_emoji)]
+Country = Annotated[str, Field(min_length=2, max_length=2), AfterValidator(_country)]
+Language = Annotated[str, Field(min_length=2, max_length=35), AfterValidator(_language)]
+Handle = Annotated[str, Field(pattern=r"^[A-Za-z0-9_]{3,32}$"), AfterValidator(str.lower)]
+Name = Annotated[str, Field(min_length=1, max_length=100)]
+Description = Annotated[str, Field(max_length=1000)]
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ChannelSettings(_Request):
+    reactions: Literal["all", "limited", "none"] = "all"
+    allowed_reactions: list[Emoji] = Field(default_factory=list, max_length=ALLOWED_REACTIONS_MAX)
+    forwarding: bool = True
+    retention_days: int = Field(default=30, ge=1, le=30)
+
+    @model_validator(mode="after")
+    def _limited_needs_a_set(self) -> Self:
+        if len(set(self.allowed_reactions)) != len(self.allowed_reactions):
+            raise ValueError("allowed_reactions has duplicates")
+        if self.reactions == "limited" and not self.allowed_reactions:
+            raise ValueError("reactions 'limited' needs a non-empty allowed_reactions")
+        return self
+
+
+class ChannelCreate(_Request):
+    handle: Handle
+    name: Name
+    description: Description = ""
+    category: Category
+    country: Country
+    language: Language
+    # The avatar is a photo uploaded to the channel, so it can only be set by PATCH after
+    # the channel exists; the field is accepted here for the contract and must be null.
+    avatar_media_id: UUID | None = None
+    settings: ChannelSettings = Field(default_factory=ChannelSettings)
+
+    @model_validator(mode="after")
+    def _no_avatar_yet(self) -> Self:
+        if self.avatar_media_id is not None:
+            raise ValueError("avatar_media_id: upload the avatar to the new channel, then PATCH it")
+        return self
+
+
+class ChannelUpdate(_Request):
+    """Fields left out stay as they are; `settings` (owner only) replaces the settings."""
+
+    name: Name | None = None
+    description: Description | None = None
+    category: Category | None = None
+    country: Country | None = None
+    language: Language | None = None
+    avatar_media_id: UUID | None = None
+    settings: ChannelSettings | None = None
+
+
+class AdminPublic(BaseModel):
+    account_id: str
+    role: Literal["owner", "admin"]
+    added_at: datetime
+
+
+class ChannelPublic(BaseModel):
+    """The admin view of a channel."""
+
+    channel_id: UUID
+    handle: str
+    name: str
+    description: str
+    category: str
+    country: str
+    language: str
+    avatar_media_id: UUID | None
+    settings: ChannelSettings
+    retention_days: int
+    verified: bool
+    status: str
+    created_at: datetime
+    updated_at: datetime
+    your_role: Literal["owner", "admin"]
+    admins: list[AdminPublic]
+
+
+class MediaPublic(BaseModel):
+    media_id: UUID
+    kind: MediaKind
+    mime: str
+    bytes: int
+    sha256: str
+    width: int | None = None
+    height: int | None = None
+
+
+PollOption = Annotated[str, Field(min_length=1, max_length=POLL_OPTION_MAX)]
+
+
+class PollCreate(_Request):
+    question: str = Field(min_length=1, max_length=POLL_QUESTION_MAX)
+    options: list[PollOption] = Field(min_length=POLL_OPTIONS_MIN, max_length=POLL_OPTIONS_MAX)
+    multiple: bool = False
+
+    @model_validator(mode="after")
+    def _distinct(self) -> Self:
+        if len(set(self.options)) != len(self.options):
+            raise ValueError("poll options must be distinct")
+        return self
+
+
+class PostCreate(_Request):
+    type: PostType
+    text: str | None = Field(default=None, min_length=1, max_length=TEXT_MAX)
+    media_id: UUID | None = None
+    caption: str | None = Field(default=None, max_length=CAPTION_MAX)
+    poll: PollCreate | None = None
+
+    @model_validator(mode="after")
+    def _fields_match_type(self) -> Self:
+        given = {name for name in ("text", "media_id", "caption", "poll") if getattr(self, name)}
+        if self.type is PostType.TEXT:
+            required, allowed = {"text"}, {"text"}
+        elif self.type is PostType.POLL:
+            required, allowed = {"poll"}, {"poll"}
+        else:
+            required, allowed = {"media_id"}, {"media_id", "caption"}
+        if missing := required - given:
+            raise ValueError(f"a {self.type} post needs {', '.join(sorted(missing))}")
+        if extra := given - allowed:
+            raise ValueError(f"a {self.type} post cannot have {', '.join(sorted(extra))}")
+        return self
+
+    @property
+    def media_kind(self) -> MediaKind | None:
+        return MEDIA_KIND_FOR_POST.get(self.type)
+
+
+class PostUpdate(_Request):
+    """Text posts edit `text`; media posts edit `caption`; polls cannot be edited."""
+
+    text: str | None = Field(default=None, min_length=1, max_length=TEXT_MAX)
+    caption: str | None = Field(default=None, max_length=CAPTION_MAX)
+
+    @model_validator(mode="after")
+    def _one_field(self) -> Self:
+        if (self.text is None) == (self.caption is None):
+            raise ValueError("give exactly one of text or caption")
+        return self
+
+
+class PostAccepted(BaseModel):
+    post_id: UUID
+    status: Literal["accepted"] = "accepted"
+
+
+class PostStatus(BaseModel):
+    post_id: UUID
+    channel_id: UUID
+    type: PostType
+    status: Literal["accepted", "published", "deleted"]
+    seq: int | None = None
+    created_at: datetime
+    expires_at: datetime
+    edited_at: datetime | None = None
+    deleted_at: datetime | None = None
+
+
+class PostInsights(BaseModel):
+    post_id: UUID
+    seq: int
+    type: PostType
+    created_at: datetime
+    views: int
+    reactions: dict[str, int]
+    # Votes per option index, for polls only.
+    poll: list[int] | None = None
+
+
+class ChannelInsights(BaseModel):
+    """Aggregates only: never an account id."""
+
+    followers: int
+    followers_change_7d: int
+    posts: list[PostInsights]
+    # Pass as `before` for the next (older) page; null on the last page.
+    next_cursor: int | None = None

@@ -1,0 +1,181 @@
+"""SQL for channels and their admins (the publisher is their only writer).
+
+`handle` is stored lower-case and unique among channels not deleted: a clash surfaces as
+`HandleTaken`. Settings are stored as JSON and `retention_days` also in its own column,
+which fan-out uses for `posts.expires_at`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from services.publisher.models import ChannelCreate, ChannelSettings
+
+# Admins besides the owner (DESIGN.md).
+MAX_ADMINS = 16
+
+
+class HandleTaken(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Access:
+    """The caller's role in an active channel."""
+
+    channel_id: UUID
+    account_id: str
+    role: str
+    retention_days: int
+
+    @property
+    def is_owner(self) -> bool:
+        return self.role == "owner"
+
+
+async def access_of(pool: asyncpg.Pool, channel_id: UUID, account_id: str) -> Access | None:
+    row = await pool.fetchrow(
+        """
+        SELECT a.role, c.retention_days
+        FROM channel_admins a JOIN channels c ON c.channel_id = a.channel_id
+        WHERE a.channel_id = $1 AND a.account_id = $2 AND c.status = 'active'
+        """,
+        channel_id,
+        account_id,
+    )
+    if row is None:
+        return None
+    return Access(channel_id, account_id, row["role"], row["retention_days"])
+
+
+async def create_channel(
+    pool: asyncpg.Pool, channel_id: UUID, owner_id: str, body: ChannelCreate
+) -> None:
+    async with pool.acquire() as conn, conn.transaction():
+        try:
+            await conn.execute(
+                """
+                INSERT INTO channels (channel_id, handle, name, description, category,
+                                      country, language, settings, retention_days)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                """,
+                channel_id,
+                body.handle,
+                body.name,
+                body.description,
+                body.category.value,
+                body.country,
+                body.language,
+                body.settings.model_dump(mode="json"),
+                body.settings.retention_days,
+            )
+        except asyncpg.UniqueViolationError:
+            raise HandleTaken from None
+        await conn.execute(
+            "INSERT INTO channel_admins (channel_id, account_id, role) VALUES ($1, $2, 'owner')",
+            channel_id,
+            owner_id,
+        )
+
+
+async def fetch_channel(pool: asyncpg.Pool, channel_id: UUID) -> dict[str, Any] | None:
+    async with pool.acquire() as conn:
+        row = await conn.fetchrow(
+            """
+            SELECT channel_id, handle, name, description, category, country, language,
+                   avatar_media_id, settings, retention_days, verified, status,
+                   created_at, updated_at
+            FROM channels WHERE channel_id = $1 AND status = 'active'
+            """,
+            channel_id,
+        )
+        if row is None:
+            return None
+        admins = await conn.fetch(
+            """
+            SELECT account_id, role, added_at FROM channel_admins WHERE channel_id = $1
+            ORDER BY role DESC, added_at, account_id
+            """,
+            channel_id,
+        )
+    channel = dict(row.items())
+    channel["settings"] = ChannelSettings.model_validate(channel["settings"])
+    channel["admins"] = [dict(a.items()) for a in admins]
+    return channel
+
+
+async def update_channel(
+    conn: asyncpg.Connection, channel_id: UUID, changes: dict[str, Any]
+) -> None:
+    """Apply `changes` (column → value; `settings` is a ChannelSettings). The avatar is
+    set with `store.media.set_avatar`, which checks the media."""
+    values: dict[str, Any] = dict(changes)
+    settings = values.pop("settings", None)
+    if isinstance(settings, ChannelSettings):
+        values["settings"] = settings.model_dump(mode="json")
+        values["retention_days"] = settings.retention_days
+    if "category" in values and values["category"] is not None:
+        values["category"] = str(values["category"])
+    if not values:
+        return
+    # Column names come from the model's fixed field set, never from the client.
+    assignments = ", ".join(f"{column} = ${i}" for i, column in enumerate(values, start=2))
+    await conn.execute(
+        f"UPDATE channels SET {assignments}, updated_at = now() WHERE channel_id = $1",
+        channel_id,
+        *values.values(),
+    )
+
+
+async def mark_deleted(conn: asyncpg.Connection, channel_id: UUID) -> Any:
+    """Mark the channel deleted; returns the deletion time (None if already deleted)."""
+    return await conn.fetchval(
+        """
+        UPDATE channels SET status = 'deleted', deleted_at = now(), updated_at = now()
+        WHERE channel_id = $1 AND status <> 'deleted' RETURNING deleted_at
+        """,
+        channel_id,
+    )
+
+
+class TooManyAdmins(Exception):
+    pass
+
+
+async def put_admin(pool: asyncpg.Pool, channel_id: UUID, account_id: str) -> bool:
+    """Make `account_id` an admin; True when newly added. Serialised per channel by locking
+    the channel row, so two concurrent adds cannot both pass the limit."""
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("SELECT 1 FROM channels WHERE channel_id = $1 FOR UPDATE", channel_id)
+        existing = await conn.fetchval(
+            "SELECT role FROM channel_admins WHERE channel_id = $1 AND account_id = $2",
+            channel_id,
+            account_id,
+        )
+        if existing is not None:
+            return False
+        admins = await conn.fetchval(
+            "SELECT count(*) FROM channel_admins WHERE channel_id = $1 AND role = 'admin'",
+            channel_id,
+        )
+        if admins >= MAX_ADMINS:
+            raise TooManyAdmins
+        await conn.execute(
+            "INSERT INTO channel_admins (channel_id, account_id, role) VALUES ($1, $2, 'admin')",
+            channel_id,
+            account_id,
+        )
+        return True
+
+
+async def remove_admin(pool: asyncpg.Pool, channel_id: UUID, account_id: str) -> bool:
+    status: str = await pool.execute(
+        "DELETE FROM channel_admins WHERE channel_id = $1 AND account_id = $2 AND role = 'admin'",
+        channel_id,
+        account_id,
+    )
+    return status.endswith(" 1")

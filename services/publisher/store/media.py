@@ -1,0 +1,109 @@
+"""SQL for media metadata (the publisher is its only writer).
+
+Lifetime, as retention reads it: a media row whose `first_used_at` stays NULL for 24 hours
+was never used and is removed; once used, the file lives until `expires_at`, the latest
+expiry of any post using it. A channel avatar is used with no expiry (`infinity`) until
+it is replaced; the replaced one then expires with its last post (or now).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+import asyncpg
+
+from services.publisher.media.inspect import Inspected
+from shared.events.content import MediaKind, MediaRef
+
+
+async def insert_media(
+    pool: asyncpg.Pool,
+    media_id: UUID,
+    channel_id: UUID,
+    info: Inspected,
+    thumbnail_key: str | None,
+) -> None:
+    await pool.execute(
+        """
+        INSERT INTO media (media_id, channel_id, kind, mime, bytes, sha256, width, height,
+                           storage_key, thumbnail_key)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+        """,
+        media_id,
+        channel_id,
+        info.kind.value,
+        info.mime,
+        info.size,
+        info.sha256,
+        info.width,
+        info.height,
+        info.sha256,
+        thumbnail_key,
+    )
+
+
+async def media_ref(
+    pool: asyncpg.Pool, channel_id: UUID, media_id: UUID, kind: MediaKind
+) -> MediaRef | None:
+    """The media as a post body names it, if it is of `kind` and belongs to the channel."""
+    row = await pool.fetchrow(
+        """
+        SELECT media_id, kind, mime, bytes, width, height FROM media
+        WHERE media_id = $1 AND channel_id = $2 AND kind = $3
+          AND (expires_at IS NULL OR expires_at > now())
+        """,
+        media_id,
+        channel_id,
+        kind.value,
+    )
+    return None if row is None else MediaRef.model_validate(dict(row.items()))
+
+
+async def mark_used(conn: asyncpg.Connection, media_id: UUID, expires_at: datetime) -> None:
+    await conn.execute(
+        """
+        UPDATE media SET first_used_at = coalesce(first_used_at, now()),
+                         expires_at = greatest(expires_at, $2)
+        WHERE media_id = $1
+        """,
+        media_id,
+        expires_at,
+    )
+
+
+async def set_avatar(conn: asyncpg.Connection, channel_id: UUID, media_id: UUID | None) -> bool:
+    """Point the channel's avatar at `media_id` (a photo of the channel) or clear it.
+    False when the media is not a photo of this channel."""
+    if media_id is not None:
+        used = await conn.execute(
+            """
+            UPDATE media SET first_used_at = coalesce(first_used_at, now()),
+                             expires_at = 'infinity'
+            WHERE media_id = $1 AND channel_id = $2 AND kind = 'photo'
+            """,
+            media_id,
+            channel_id,
+        )
+        if not used.endswith(" 1"):
+            return False
+    old = await conn.fetchval(
+        "SELECT avatar_media_id FROM channels WHERE channel_id = $1 FOR UPDATE", channel_id
+    )
+    if old is not None and old != media_id:
+        await conn.execute(
+            """
+            UPDATE media SET expires_at = coalesce(
+                (SELECT max(expires_at) FROM accepted_posts
+                 WHERE channel_id = $2 AND media_id = $1), now())
+            WHERE media_id = $1
+            """,
+            old,
+            channel_id,
+        )
+    await conn.execute(
+        "UPDATE channels SET avatar_media_id = $2, updated_at = now() WHERE channel_id = $1",
+        channel_id,
+        media_id,
+    )
+    return True
