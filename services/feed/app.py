@@ -1,35 +1,68 @@
-"""The feed's FastAPI app: wiring only; routes live in `api/routes/`."""
+"""The feed's FastAPI app: wiring only; routes live in `api/routes/`.
+
+At start: the shared dependencies (pool, migrations, topics, producer), then the SSE hub
+and the live consumer (herald.live.v1 from the end, one task for the process).
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from services.feed.api.routes import (
+    channels,
+    directory,
+    follows,
+    interactions,
+    media,
+    stream,
+    timeline,
+    updates,
+)
 from services.feed.config import FeedSettings
+from services.feed.live.consumer import LiveConsumer
+from services.feed.live.hub import Hub
 from shared.http.app import create_http_app
 from shared.http.ops import Readiness
 from shared.runtime import VERSION, Dependencies
 
 SERVICE = "feed"
+log = logging.getLogger(__name__)
 
 
 def create_app(settings: FeedSettings | None = None) -> FastAPI:
     settings = settings or FeedSettings()
     readiness = Readiness()
     deps = Dependencies(settings=settings, service=SERVICE, readiness=readiness)
+    hub = Hub(
+        queue_max=settings.sse_queue_max,
+        per_account=settings.sse_streams_per_account,
+        total_max=settings.sse_max_connections,
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await deps.start()
         app.state.deps = deps
+        live = LiveConsumer(settings, deps.require_pool(), hub)
+        await live.start()
+        task = asyncio.create_task(live.run(), name="feed-live-consumer")
+        readiness.add("live", lambda: _alive(task))
         try:
             yield
         finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            await live.stop()
             await deps.stop()
 
-    return create_http_app(
+    app = create_http_app(
         service=SERVICE,
         title="Herald feed API",
         version=VERSION,
@@ -37,3 +70,11 @@ def create_app(settings: FeedSettings | None = None) -> FastAPI:
         lifespan=lifespan,
         readiness=readiness,
     )
+    app.state.hub = hub
+    for module in (directory, channels, follows, updates, timeline, interactions, stream, media):
+        app.include_router(module.router)
+    return app
+
+
+async def _alive(task: asyncio.Task[None]) -> bool:
+    return not task.done()

@@ -1,4 +1,9 @@
-"""Feed settings: the shared `HERALD_` ones plus `HERALD_FEED_…` for this service."""
+"""Feed settings: the shared `HERALD_` ones plus `HERALD_FEED_…` for this service.
+
+Every limit a client can push against is a named setting: page sizes, follows per
+account, concurrent streams per account and per process, per-stream queue length,
+how much an SSE reconnect may replay.
+"""
 
 from __future__ import annotations
 
@@ -10,3 +15,24 @@ from shared.settings import HttpServiceSettings
 class FeedSettings(HttpServiceSettings):
     host: str = Field(default="127.0.0.1", validation_alias="HERALD_FEED_HOST")
     port: int = Field(default=8082, validation_alias="HERALD_FEED_PORT")
+    # A person follows a few hundred channels at most; the cap keeps /updates bounded.
+    max_follows_per_account: int = Field(
+        default=2000, ge=1, validation_alias="HERALD_FEED_MAX_FOLLOWS"
+    )
+    # Several devices/tabs per account, not hundreds: over this a new stream gets 429.
+    sse_streams_per_account: int = Field(
+        default=5, ge=1, validation_alias="HERALD_FEED_SSE_STREAMS_PER_ACCOUNT"
+    )
+    # Per process: over this a new stream gets 503 and the client backs off.
+    sse_max_connections: int = Field(
+        default=10_000, ge=1, validation_alias="HERALD_FEED_SSE_MAX_CONNECTIONS"
+    )
+    # Proxies close idle connections after ~30-60 s; a comment line every 15 s keeps them.
+    sse_heartbeat_s: float = Field(
+        default=15.0, gt=0, validation_alias="HERALD_FEED_SSE_HEARTBEAT_S"
+    )
+    # Events waiting for one slow client; when full the client is dropped and resumes
+    # later with Last-Event-ID (a replay from Postgres), so nothing is lost.
+    sse_queue_max: int = Field(default=64, ge=1, validation_alias="HERALD_FEED_SSE_QUEUE_MAX")
+    # A reconnect replays at most this many changes; past it the client gets `resync`.
+    sse_replay_max: int = Field(default=500, ge=1, validation_alias="HERALD_FEED_SSE_REPLAY_MAX")

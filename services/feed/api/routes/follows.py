@@ -1,0 +1,137 @@
+"""The caller's follows: PUT/DELETE/PATCH /v1/channels/{id}/follow,
+POST /v1/channels/{id}/read and GET /v1/me/follows.
+
+PUT and DELETE are idempotent and each emits `follow.changed` (key channel_id) for
+fan-out's follower counts, also when nothing changed, so a retry after a broker outage
+re-announces the saved state. Open local SSE streams of the caller follow the change at
+once. Only the caller's own rows are read or written.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+from fastapi import APIRouter, Response
+
+from services.feed import cursors
+from services.feed.api.deps import DEFAULT_LIMIT, Cursor, Emit, Limit, LiveHub, Pool, Settings
+from services.feed.models import (
+    ChannelSummary,
+    FollowEntry,
+    FollowPublic,
+    FollowsPage,
+    FollowUpdate,
+    ReadMarker,
+)
+from services.feed.queries import follows as queries
+from shared.events.interactions import FollowChanged, FollowChangedV1
+from shared.http.auth import Account
+from shared.http.problems import Problem
+
+router = APIRouter(tags=["follows"])
+
+
+def follow_of(row: asyncpg.Record) -> FollowPublic:
+    return FollowPublic(
+        channel_id=row["channel_id"],
+        following=row["active"],
+        muted=row["muted"],
+        alerts=row["alerts"],
+        last_read_seq=row["last_read_seq"],
+        followed_at=row["followed_at"],
+    )
+
+
+def summary_of(row: asyncpg.Record) -> ChannelSummary:
+    return ChannelSummary(
+        channel_id=row["channel_id"],
+        handle=row["handle"],
+        name=row["name"],
+        avatar_media_id=row["avatar_media_id"],
+        verified=row["verified"],
+    )
+
+
+def _changed(channel_id: UUID, account_id: str) -> list[tuple[UUID, Any]]:
+    event = FollowChanged(payload=FollowChangedV1(channel_id=channel_id, account_id=account_id))
+    return [(channel_id, event)]
+
+
+@router.put("/v1/channels/{channel_id}/follow", response_model=FollowPublic, summary="Follow")
+async def follow(
+    channel_id: UUID, caller: Account, pool: Pool, emit: Emit, hub: LiveHub, settings: Settings
+) -> FollowPublic:
+    async with pool.acquire() as conn:
+        try:
+            row = await queries.follow(
+                conn, caller.account_id, channel_id, settings.max_follows_per_account
+            )
+        except queries.FollowLimitReached:
+            raise Problem(
+                409,
+                f"an account follows at most {settings.max_follows_per_account} channels",
+                type_="follow-limit",
+            ) from None
+    if row is None:
+        raise Problem(404, "no such channel", type_="not-found")
+    hub.follow_changed(caller.account_id, channel_id, following=True)
+    await emit.emit("follow", _changed(channel_id, caller.account_id))
+    return follow_of(row)
+
+
+@router.delete("/v1/channels/{channel_id}/follow", status_code=204, summary="Unfollow")
+async def unfollow(
+    channel_id: UUID, caller: Account, pool: Pool, emit: Emit, hub: LiveHub
+) -> Response:
+    async with pool.acquire() as conn:
+        existed = await queries.unfollow(conn, caller.account_id, channel_id)
+    hub.follow_changed(caller.account_id, channel_id, following=False)
+    if existed:
+        await emit.emit("follow", _changed(channel_id, caller.account_id))
+    return Response(status_code=204)
+
+
+@router.patch(
+    "/v1/channels/{channel_id}/follow", response_model=FollowPublic, summary="Mute or alerts"
+)
+async def update_follow(
+    channel_id: UUID, body: FollowUpdate, caller: Account, pool: Pool
+) -> FollowPublic:
+    async with pool.acquire() as conn:
+        row = await queries.update_preferences(
+            conn, caller.account_id, channel_id, body.muted, body.alerts
+        )
+    if row is None:
+        raise Problem(404, "you do not follow this channel", type_="not-following")
+    return follow_of(row)
+
+
+@router.post("/v1/channels/{channel_id}/read", response_model=FollowPublic, summary="Read marker")
+async def mark_read(
+    channel_id: UUID, body: ReadMarker, caller: Account, pool: Pool
+) -> FollowPublic:
+    async with pool.acquire() as conn:
+        row = await queries.mark_read(conn, caller.account_id, channel_id, body.seq)
+    if row is None:
+        raise Problem(404, "you do not follow this channel", type_="not-following")
+    return follow_of(row)
+
+
+@router.get("/v1/me/follows", response_model=FollowsPage, summary="Your follows")
+async def my_follows(
+    caller: Account, pool: Pool, cursor: Cursor = None, limit: Limit = DEFAULT_LIMIT
+) -> FollowsPage:
+    after = None
+    if cursor is not None:
+        ts, channel_id = cursors.decode(cursor, "follows", [datetime, UUID])
+        after = (ts, channel_id)
+    async with pool.acquire() as conn:
+        rows = await queries.my_follows(conn, caller.account_id, after=after, limit=limit)
+    items = [FollowEntry(**follow_of(row).model_dump(), channel=summary_of(row)) for row in rows]
+    next_cursor = None
+    if len(rows) == limit:
+        next_cursor = cursors.encode("follows", rows[-1]["followed_at"], rows[-1]["channel_id"])
+    return FollowsPage(items=items, next_cursor=next_cursor)

@@ -1,0 +1,143 @@
+"""The live consumer: every feed process reads all of herald.live.v1 from the end.
+
+Manual assignment (no consumer group): each process must see every live event, and a
+stream that reconnects replays what it missed from Postgres, so starting at the end and
+never committing is right; it also leaves no consumer groups behind on the broker.
+
+Per batch: decode (poison is counted and skipped: the same message reaches every feed
+process, so one DLQ copy per process would only be noise; producers of this topic are
+Herald's own services), keep events of channels with local listeners, read the current
+state of the posts they name in one query (that gives each its orderable id and drops
+expired ones), and hand the rendered items to the hub.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from uuid import UUID
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from services.feed.live.hub import Hub, Item
+from services.feed.live.render import counters_item, post_item, trimmed_item
+from services.feed.queries import stream as queries
+from shared.events.envelope import Event, PoisonMessage
+from shared.events.live import (
+    LIVE_EVENTS,
+    LiveCountersChanged,
+    LiveHistoryTrimmed,
+    LivePostDeleted,
+    LivePostEdited,
+    LivePostVisible,
+)
+from shared.kafka import make_consumer
+from shared.metrics.common import CONSUMER_LAG
+from shared.metrics.feed import LIVE_EVENTS_CONSUMED
+from shared.settings import HeraldSettings
+from shared.topics import LIVE
+
+log = logging.getLogger(__name__)
+
+SERVICE = "feed"
+BATCH_MAX = 500
+POLL_TIMEOUT_MS = 500
+POST_EVENTS = (LivePostVisible, LivePostEdited, LivePostDeleted)
+
+
+class LiveConsumer:
+    def __init__(self, settings: HeraldSettings, pool: asyncpg.Pool, hub: Hub) -> None:
+        self.settings = settings
+        self.pool = pool
+        self.hub = hub
+        self.topic = settings.topic(LIVE.name)
+        self.consumer: AIOKafkaConsumer | None = None
+        self.partitions: list[TopicPartition] = []
+
+    async def start(self) -> None:
+        consumer = make_consumer(self.settings, [], None, auto_offset_reset="latest")
+        await consumer.start()
+        known = consumer.partitions_for_topic(self.topic)
+        if not known:
+            await consumer._client.force_metadata_update()
+            known = consumer.partitions_for_topic(self.topic)
+        count = len(known) if known else LIVE.partitions
+        self.partitions = [TopicPartition(self.topic, p) for p in range(count)]
+        consumer.assign(self.partitions)
+        await consumer.seek_to_end(*self.partitions)
+        self.consumer = consumer
+
+    async def stop(self) -> None:
+        if self.consumer is not None:
+            await self.consumer.stop()
+
+    async def run(self) -> None:
+        """Consume until cancelled; errors of one batch are logged and the loop goes on."""
+        assert self.consumer is not None
+        while True:
+            batch = await self.consumer.getmany(timeout_ms=POLL_TIMEOUT_MS, max_records=BATCH_MAX)
+            events: list[Event] = []
+            for records in batch.values():
+                for record in records:
+                    try:
+                        events.append(LIVE_EVENTS.decode(record.value))
+                    except PoisonMessage as exc:
+                        LIVE_EVENTS_CONSUMED.labels(outcome="poison").inc()
+                        log.warning("poison live event skipped", extra={"error": str(exc)})
+            if events:
+                try:
+                    await self.dispatch(events)
+                except (TimeoutError, asyncpg.PostgresError, OSError) as exc:
+                    # Streams resume from Postgres on reconnect; a live push is best effort.
+                    log.warning("live dispatch failed", extra={"error": str(exc)})
+            await self._observe_lag()
+
+    async def dispatch(self, events: list[Event]) -> None:
+        wanted = [e for e in events if self.hub.listening(e.payload.channel_id)]
+        LIVE_EVENTS_CONSUMED.labels(outcome="no_listener").inc(len(events) - len(wanted))
+        LIVE_EVENTS_CONSUMED.labels(outcome="dispatched").inc(len(wanted))
+        keys = list(
+            dict.fromkeys(
+                (e.payload.channel_id, e.payload.post_id)
+                for e in wanted
+                if isinstance(e, POST_EVENTS)
+            )
+        )
+        states: dict[tuple[UUID, UUID], Item] = {}
+        if keys:
+            async with self.pool.acquire() as conn:
+                for row in await queries.post_states(conn, keys):
+                    if row["status"] == "published" and not _visible(row):
+                        continue
+                    states[(row["channel_id"], row["post_id"])] = post_item(row)
+        sent: set[tuple[UUID, UUID]] = set()
+        for event in wanted:
+            channel_id = event.payload.channel_id
+            if isinstance(event, POST_EVENTS):
+                key = (channel_id, event.payload.post_id)
+                # Several events of one post in a batch: its current state, once.
+                if key in sent or key not in states:
+                    continue
+                sent.add(key)
+                self.hub.publish(channel_id, states[key])
+            elif isinstance(event, LiveCountersChanged):
+                self.hub.publish(channel_id, counters_item(event.payload))
+            elif isinstance(event, LiveHistoryTrimmed):
+                self.hub.publish(channel_id, trimmed_item(event.payload))
+
+    async def _observe_lag(self) -> None:
+        assert self.consumer is not None
+        for tp in self.partitions:
+            high = self.consumer.highwater(tp)
+            if high is None:
+                continue
+            position = await self.consumer.position(tp)
+            CONSUMER_LAG.labels(service=SERVICE, topic=LIVE.name, partition=str(tp.partition)).set(
+                max(0, high - position)
+            )
+
+
+def _visible(row: asyncpg.Record) -> bool:
+    expires_at: datetime = row["expires_at"]
+    return expires_at > datetime.now(UTC)

@@ -1,0 +1,193 @@
+"""The feed API's models: request bodies (`extra="forbid"`: unknown fields are a 422) and
+the public shapes it answers with.
+
+No public model has a field for an account id other than through the caller's own state
+(`my_reaction`, `my_vote`, follow settings): followers never see each other, and posts
+never carry their authoring admin.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+# Page sizes: DESIGN.md caps every list at 100.
+PAGE_MAX = 100
+PAGE_DEFAULT = 20
+VIEWS_MAX = 100
+
+
+class Category(StrEnum):
+    NEWS = "news"
+    SPORTS = "sports"
+    ENTERTAINMENT = "entertainment"
+    HEALTH = "health"
+    EDUCATION = "education"
+    GOVERNMENT = "government"
+    BUSINESS = "business"
+    LIFESTYLE = "lifestyle"
+    TECHNOLOGY = "technology"
+    SCIENCE = "science"
+    CULTURE = "culture"
+    COMMUNITY = "community"
+    OTHER = "other"
+
+
+class DirectorySort(StrEnum):
+    RELEVANCE = "relevance"
+    POPULAR = "popular"
+    NEW = "new"
+    ACTIVE = "active"
+
+
+class Request(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# ------------------------------------------------------------------ requests
+
+
+class FollowUpdate(Request):
+    muted: bool | None = None
+    alerts: bool | None = None
+
+
+class ReadMarker(Request):
+    seq: int = Field(ge=0, le=2**62)
+
+
+class ReactionSet(Request):
+    # Bounded in code points and bytes before any emoji check runs.
+    emoji: str = Field(min_length=1, max_length=16)
+
+
+class VoteSet(Request):
+    options: list[int] = Field(min_length=1, max_length=12)
+
+
+class ViewsReport(Request):
+    post_ids: list[UUID] = Field(min_length=1, max_length=VIEWS_MAX)
+
+
+# ------------------------------------------------------------------ responses
+
+
+class ChannelSummary(BaseModel):
+    channel_id: UUID
+    handle: str
+    name: str
+    avatar_media_id: UUID | None
+    verified: bool
+
+
+class ChannelPublic(ChannelSummary):
+    description: str
+    category: str
+    country: str
+    language: str
+    followers: int
+    created_at: datetime
+    reactions: str = Field(description="all, limited or none")
+    allowed_reactions: list[str]
+
+
+class DirectoryEntry(ChannelPublic):
+    posts_7d: int
+
+
+class DirectoryPage(BaseModel):
+    items: list[DirectoryEntry]
+    next_cursor: str | None
+
+
+class Counters(BaseModel):
+    reactions: dict[str, int] = Field(description="emoji → count")
+    votes: dict[str, int] = Field(description="option index → count")
+    views: int = Field(description="unique views (HyperLogLog estimate)")
+
+
+class PostPublic(BaseModel):
+    channel_id: UUID
+    post_id: UUID
+    seq: int
+    body: dict[str, Any] = Field(description="PostBody: type, text, media, caption, poll")
+    created_at: datetime
+    edited_at: datetime | None
+    expires_at: datetime
+    counters: Counters
+    my_reaction: str | None = Field(description="the caller's reaction; null when anonymous")
+    my_vote: list[int] | None = Field(description="the caller's poll options; null if none")
+
+
+class PostsPage(BaseModel):
+    items: list[PostPublic]
+    next_before: int | None = Field(description="pass as `before` for older posts")
+
+
+class TimelineItem(PostPublic):
+    channel: ChannelSummary
+
+
+class TimelinePage(BaseModel):
+    items: list[TimelineItem]
+    next_cursor: str | None
+
+
+class FollowPublic(BaseModel):
+    channel_id: UUID
+    following: bool
+    muted: bool
+    alerts: bool
+    last_read_seq: int
+    followed_at: datetime
+
+
+class FollowEntry(FollowPublic):
+    channel: ChannelSummary
+
+
+class FollowsPage(BaseModel):
+    items: list[FollowEntry]
+    next_cursor: str | None
+
+
+class PostPreview(BaseModel):
+    post_id: UUID
+    seq: int
+    type: str
+    preview: str | None = Field(description="the start of the text or caption")
+    created_at: datetime
+
+
+class UpdateEntry(BaseModel):
+    channel_id: UUID
+    channel: ChannelSummary
+    unread_count: int = Field(description=f"unread visible posts, counted up to {1000}")
+    last_read_seq: int
+    last_seq: int
+    last_post_at: datetime | None
+    muted: bool
+    last_post: PostPreview | None
+
+
+class UpdatesPage(BaseModel):
+    items: list[UpdateEntry]
+    next_cursor: str | None
+
+
+class ReactionState(BaseModel):
+    post_id: UUID
+    my_reaction: str | None
+
+
+class VoteState(BaseModel):
+    post_id: UUID
+    my_vote: list[int] | None
+
+
+class ViewsAccepted(BaseModel):
+    accepted: int = Field(description="how many of the posts were visible and counted")

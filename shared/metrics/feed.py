@@ -1,0 +1,39 @@
+"""The feed service's own metrics (HTTP, produce, pool and consumer lag are in `common`).
+
+Labels take a handful of fixed values (event kind, reason); never an account, channel
+or post id.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge
+
+SSE_CONNECTIONS = Gauge(
+    "herald_feed_sse_connections",
+    "Server-Sent Events streams currently open on this process.",
+)
+SSE_EVENTS_PUSHED = Counter(
+    "herald_feed_sse_events_pushed_total",
+    "Events written to SSE streams, by event (post, post_deleted, counters, "
+    "history_trimmed, resync) and source (live, replay).",
+    ["event", "source"],
+)
+SSE_REJECTED = Counter(
+    "herald_feed_sse_rejected_total",
+    "Streams refused at connect, by reason (account_limit, process_limit).",
+    ["reason"],
+)
+SSE_SLOW_CLIENTS_DROPPED = Counter(
+    "herald_feed_sse_slow_clients_dropped_total",
+    "Streams closed because their bounded queue was full (they resume with Last-Event-ID).",
+)
+LIVE_EVENTS_CONSUMED = Counter(
+    "herald_feed_live_events_total",
+    "herald.live.v1 records consumed, by outcome (dispatched, no_listener, poison).",
+    ["outcome"],
+)
+INTERACTIONS_EMITTED = Counter(
+    "herald_feed_interactions_emitted_total",
+    "Interaction events produced, by kind (follow, reaction, vote, view).",
+    ["kind"],
+)

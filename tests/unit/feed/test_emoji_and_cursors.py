@@ -1,0 +1,71 @@
+"""Pure pieces of the feed: the one-emoji check and the opaque cursors."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from uuid import UUID
+
+import pytest
+
+from services.feed import cursors
+from services.feed.emoji import is_single_emoji
+from shared.http.problems import Problem
+
+
+@pytest.mark.parametrize(
+    "emoji",
+    ["👍", "❤️", "❤", "🔥", "👍🏽", "👨‍👩‍👧", "🏳️‍🌈", "🇫🇷", "1️⃣", "#⃣", "🏴󠁧󠁢󠁳󠁣󠁴󠁿", "🧑🏾‍💻"],
+)
+def test_single_emoji_is_accepted(emoji: str) -> None:
+    assert is_single_emoji(emoji)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "a",
+        "👍👍",
+        "👍 ",
+        "hi👍",
+        "🇫",
+        "🇫🇷🇩🇪",
+        "👍\u200d",
+        "1",
+        "<script>",
+        "👍" * 20,
+        "\u200d👍",
+    ],
+)
+def test_anything_else_is_refused(text: str) -> None:
+    assert not is_single_emoji(text)
+
+
+def test_cursor_round_trips_its_key() -> None:
+    when = datetime(2026, 11, 25, 12, 0, 0, 123456, tzinfo=UTC)
+    post = UUID("0193a1b2-1111-7000-8000-000000000001")
+    token = cursors.encode("timeline", when, post)
+    assert cursors.decode(token, "timeline", [datetime, UUID]) == [when, post]
+
+
+@pytest.mark.parametrize(
+    "garbage",
+    [
+        "",
+        "!!!",
+        "bm90IGpzb24",
+        cursors.encode("popular", 3, "x"),
+        "A" * 300,
+        cursors.encode("timeline", "2026-01-01T00:00:00", "0193a1b2-1111-7000-8000-000000000001"),
+    ],
+)
+def test_garbage_cursor_is_a_400_problem(garbage: str) -> None:
+    with pytest.raises(Problem) as caught:
+        cursors.decode(garbage, "timeline", [datetime, UUID])
+    assert caught.value.status == 400
+
+
+def test_cursor_of_another_listing_is_refused() -> None:
+    token = cursors.encode("new", datetime(2026, 1, 1, tzinfo=UTC), UUID(int=1))
+    with pytest.raises(Problem):
+        cursors.decode(token, "popular", [int, UUID])
