@@ -7,9 +7,11 @@ Partitions are named `<table>_pYYYYMMDD` and hold [day, day + 1) UTC (the SQL fu
   waits on DDL on its write path;
 - drops every partition whose upper bound is at least the longest retention (30 days)
   behind `now`: every row in it has expired, whatever its channel's retention. Before a
-  `posts` partition goes, the rows keyed by its post ids in unpartitioned tables
-  (reactions, poll_votes, post_counters, post_views) are deleted in bounded batches, and
-  the channels that lose posts are recorded for history_trimmed (trims.py).
+  `posts` partition goes, the channels that lose posts are recorded for history_trimmed
+  (trims.py, one read-only scan). The rows of expired posts in unpartitioned tables
+  (reactions, poll_votes, post_counters, post_views) then go by post_id range: post ids
+  are UUIDv7 of created_at, so "created before the cutoff" is a leading range of each
+  table's primary key, deleted in bounded batches.
 
 Expiry is a DROP, never a DELETE: no dead tuples, no vacuum, a few hundred bytes of WAL
 whatever the partition size. Safe against concurrent fan-out inserts: `DETACH PARTITION
@@ -34,12 +36,10 @@ import logging
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from uuid import UUID
 
 import asyncpg
 
-from services.retention.batches import in_transaction
-from services.retention.posts import delete_post_dependents
+from services.retention.posts import uuid7_floor
 from services.retention.trims import record_trims
 from shared.metrics.retention import PARTITIONS_CREATED, PARTITIONS_DROPPED
 
@@ -119,34 +119,61 @@ async def create_ahead(pool: asyncpg.Pool, now: datetime, days_ahead: int) -> in
     return created
 
 
-async def _purge_posts_dependents(pool: asyncpg.Pool, name: str, batch: int) -> None:
-    """Rows keyed by this partition's post ids elsewhere, and the trims owed, in batches."""
-    last = UUID(int=0)
+async def _record_partition_trims(pool: asyncpg.Pool, name: str) -> None:
+    """Per channel, the highest seq in this partition: a history_trimmed is owed for it.
 
-    async def one_batch(conn: asyncpg.Connection) -> UUID | None:
+    One read-only scan of the partition (no WAL); repeated after a kill, it records the
+    same values again.
+    """
+    async with pool.acquire() as conn, conn.transaction():
         rows = await conn.fetch(
-            f'SELECT post_id, channel_id, seq FROM "{name}" '  # name matched _NAME
-            "WHERE post_id > $1 ORDER BY post_id LIMIT $2",
-            last,
-            batch,
+            f'SELECT channel_id, max(seq) AS seq FROM "{name}" GROUP BY channel_id'  # matched
         )
-        if not rows:
-            return None
-        await delete_post_dependents(conn, [r["post_id"] for r in rows])
         await record_trims(conn, [r["channel_id"] for r in rows], [r["seq"] for r in rows])
-        return UUID(str(rows[-1]["post_id"]))
 
-    while (after := await in_transaction(pool, one_batch)) is not None:
-        last = after
+
+# Unpartitioned tables keyed by post_id first: their rows of expired posts go by range.
+POST_KEYED_TABLES: tuple[tuple[str, str], ...] = (
+    ("reactions", "post_id, account_id"),
+    ("poll_votes", "post_id, account_id"),
+    ("post_counters", "post_id, kind, key"),
+    ("post_views", "post_id"),
+)
+
+
+async def sweep_post_rows_before(pool: asyncpg.Pool, cutoff: datetime, batch: int) -> int:
+    """Delete the reactions, votes, counters and views of every post created before
+    `cutoff` (all expired: no channel keeps more than the longest retention).
+
+    Post ids are UUIDv7 of their created_at, so these are a leading range of each table's
+    primary key: the cost is the rows deleted, never the posts that had none. This also
+    clears rows written for a post after it had gone (a late counter upsert).
+    """
+    floor = uuid7_floor(cutoff)
+    total = 0
+    for table, key in POST_KEYED_TABLES:
+        cols = [k.strip() for k in key.split(",")]
+        sql = (
+            f"DELETE FROM {table} t USING (SELECT {key} FROM {table} "
+            f"WHERE post_id < $1 ORDER BY post_id LIMIT $2) d "
+            f"WHERE ({', '.join('t.' + c for c in cols)}) = ({', '.join('d.' + c for c in cols)})"
+        )
+        while True:
+            status = await pool.execute(sql, floor, batch)
+            deleted = int(status.split()[-1])
+            total += deleted
+            if deleted == 0:
+                break
+    return total
 
 
 async def drop_partition(
-    pool: asyncpg.Pool, partition: DayPartition, batch: int, detach_timeout_s: float
+    pool: asyncpg.Pool, partition: DayPartition, detach_timeout_s: float
 ) -> None:
     name, table = partition.name, partition.table
     if partition.attached and not partition.detach_pending:
         if table == "posts":
-            await _purge_posts_dependents(pool, name, batch)
+            await _record_partition_trims(pool, name)
         async with pool.acquire() as conn:
             # Outside any transaction block, as CONCURRENTLY requires.
             await conn.execute(
@@ -168,14 +195,16 @@ async def drop_partition(
 async def drop_expired(
     pool: asyncpg.Pool, now: datetime, batch: int, detach_timeout_s: float
 ) -> list[str]:
-    """Drop every expired day partition; return their names."""
+    """Drop every expired day partition, then the rows keyed by the ids of posts older than
+    the longest retention; return the partitions' names."""
     async with pool.acquire() as conn:
         partitions = await list_partitions(conn)
     dropped: list[str] = []
     for partition in partitions:
         if is_expired(partition, now):
-            await drop_partition(pool, partition, batch, detach_timeout_s)
+            await drop_partition(pool, partition, detach_timeout_s)
             dropped.append(partition.name)
+    await sweep_post_rows_before(pool, now - timedelta(days=LONGEST_RETENTION_DAYS), batch)
     return dropped
 
 

@@ -31,6 +31,13 @@ class PostRef:
     seq: int
 
 
+def uuid7_floor(at: datetime) -> UUID:
+    """The smallest UUIDv7 of the millisecond `at`: post ids are UUIDv7 whose time is the
+    post's created_at, and uuids compare bytewise, so `post_id < uuid7_floor(t)` selects
+    exactly the posts created before `t` — a range on any index led by post_id."""
+    return UUID(int=int(at.timestamp() * 1000) << 80)
+
+
 def refs(rows: list[asyncpg.Record]) -> list[PostRef]:
     return [PostRef(r["channel_id"], r["post_id"], r["created_at"], r["seq"]) for r in rows]
 

@@ -8,6 +8,7 @@ media rows with real files in the session's media store.
 from __future__ import annotations
 
 import hashlib
+import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -15,7 +16,6 @@ from pathlib import Path
 from uuid import UUID
 
 import asyncpg
-from uuid6 import uuid7
 
 from shared.media import LocalMediaStore
 
@@ -36,6 +36,13 @@ class Media:
     media_id: UUID
     storage_key: str
     thumbnail_key: str | None
+
+
+def uuid7_at(at: datetime) -> UUID:
+    """A UUIDv7 whose time is `at`, as the publisher makes post ids (created_at = its time)."""
+    ms = int(at.timestamp() * 1000)
+    rand_a, rand_b = secrets.randbits(12), secrets.randbits(62)
+    return UUID(int=(ms << 80) | (0x7 << 76) | (rand_a << 64) | (0b10 << 62) | rand_b)
 
 
 class Builder:
@@ -79,7 +86,9 @@ class Builder:
                 "SELECT last_seq, retention_days FROM channels WHERE channel_id = $1 FOR UPDATE",
                 channel_id,
             )
-            posts = [Post(channel_id, uuid7(), at, last_seq + n) for n, at in enumerate(created, 1)]
+            posts = [
+                Post(channel_id, uuid7_at(at), at, last_seq + n) for n, at in enumerate(created, 1)
+            ]
             await conn.execute(
                 """INSERT INTO posts (channel_id, post_id, created_at, seq, author_id, body,
                                       expires_at, fanned_out)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
+from uuid import UUID
+
+from uuid6 import uuid7
 
 from services.retention.channels import delete_by_channel_sql
 from services.retention.partitions import DayPartition, is_expired, parse_partition_name
+from services.retention.posts import uuid7_floor
 from services.retention.topics import corrections
 from shared.topics import DAY_MS, DLQ, HOUR_MS, LIVE, POSTS
 
@@ -50,3 +54,11 @@ def test_channel_deletes_are_bounded_and_keyed() -> None:
     sql = delete_by_channel_sql("reactions", "post_id, account_id")
     assert "WHERE channel_id = $1 LIMIT $2" in sql
     assert "(t.post_id, t.account_id) = (d.post_id, d.account_id)" in sql
+
+
+def test_post_ids_order_by_their_creation_time_against_the_floor() -> None:
+    before = datetime.now(UTC)
+    post_id = uuid7()
+    assert uuid7_floor(before - timedelta(seconds=1)) < post_id
+    assert post_id < uuid7_floor(before + timedelta(seconds=1))
+    assert uuid7_floor(datetime(1970, 1, 1, tzinfo=UTC)) == UUID(int=0)
