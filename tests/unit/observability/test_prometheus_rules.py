@@ -80,3 +80,17 @@ def test_metric_names_are_picked_out_of_promql() -> None:
         "[$__rate_interval]))) > 1 and on (job) up offset 5m or vector(1) / time()"
     )
     assert metric_names(expr) == {"herald_x_bucket", "up"}
+
+
+def test_retention_alert_waits_two_default_retention_intervals() -> None:
+    from services.retention.config import RetentionSettings
+
+    interval = RetentionSettings.model_fields["interval_s"].default
+    rules = yaml.safe_load((PROMETHEUS_DIR / "alerts.yml").read_text())
+    (rule,) = [
+        rule
+        for group in rules["groups"]
+        for rule in group["rules"]
+        if rule.get("alert") == "HeraldRetentionNotRunning"
+    ]
+    assert rule["expr"].count(f"> {round(2 * interval)}") == 2, rule["expr"]
