@@ -59,7 +59,7 @@ def _emoji(value: str) -> str:
     symbols = 0
     for char in value:
         category = unicodedata.category(char)
-        if category == "So":
+        if category == "So" or char == "\u20e3":  # a keycap makes "1" an emoji
             symbols += 1
         elif not (
             category == "Sk"
