@@ -47,7 +47,7 @@ async def test_search_filters_sorts_and_pages(client: httpx.AsyncClient, db: asy
     await _stats(db, small, 10, 3)
     await _stats(db, busy, 40, 90)
 
-    async def ids(**params: object) -> list[str]:
+    async def ids(**params: str | int) -> list[str]:
         response = await client.get("/v1/directory", params=params)
         assert response.status_code == 200, response.text
         return [c["channel_id"] for c in response.json()["items"]]
@@ -72,7 +72,7 @@ async def test_search_filters_sorts_and_pages(client: httpx.AsyncClient, db: asy
     seen: list[str] = []
     cursor = None
     for _ in range(5):
-        params: dict[str, object] = {"q": word, "sort": "popular", "limit": 1}
+        params: dict[str, str | int] = {"q": word, "sort": "popular", "limit": 1}
         if cursor:
             params["cursor"] = cursor
         page = (await client.get("/v1/directory", params=params)).json()
@@ -91,9 +91,15 @@ async def test_bad_directory_input_is_a_problem(client: httpx.AsyncClient) -> No
         response = await client.get("/v1/directory", params=params)
         assert response.status_code == 400
         assert response.headers["content-type"] == "application/problem+json"
-    for params in ({"limit": 10000}, {"sort": "weird"}, {"country": "FRA"}, {"category": "x"}):
-        response = await client.get("/v1/directory", params=params)
-        assert response.status_code == 422, params
+    invalid: list[dict[str, str | int]] = [
+        {"limit": 10000},
+        {"sort": "weird"},
+        {"country": "FRA"},
+        {"category": "x"},
+    ]
+    for bad in invalid:
+        response = await client.get("/v1/directory", params=bad)
+        assert response.status_code == 422, bad
         assert response.headers["content-type"] == "application/problem+json"
 
 
