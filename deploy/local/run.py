@@ -60,7 +60,11 @@ def main() -> int:
             print(f"  {name:<10} http://127.0.0.1:{port}  ({what})")
         if prometheus_url:
             print(f"  prometheus {prometheus_url}  (metrics and alerts of the four services)")
-        print("  API docs   http://127.0.0.1:8081/docs  http://127.0.0.1:8082/docs")
+        docs = [
+            f"http://127.0.0.1:{env.get(SERVICES[n][0], SERVICES[n][1])}/docs"
+            for n in ("publisher", "feed")
+        ]
+        print(f"  API docs   {'  '.join(docs)}")
         print("  Try it:    make token SUB=alice   then curl with 'Authorization: Bearer …'")
         print("Press Ctrl-C to stop everything.\n")
         while not stopping:

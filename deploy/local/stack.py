@@ -50,11 +50,20 @@ def port_open(port: int) -> bool:
 
 
 def pid_alive(pid_file: Path) -> int | None:
+    """The pid in `pid_file` if that process still runs (a zombie does not count)."""
     try:
         pid = int(pid_file.read_text().strip())
         os.kill(pid, 0)
     except (FileNotFoundError, ValueError, ProcessLookupError, PermissionError):
         return None
+    # A server this process started and that has exited stays a zombie until reaped;
+    # reap it here, or a finished shutdown would look like a hung one.
+    try:
+        reaped, _ = os.waitpid(pid, os.WNOHANG)
+        if reaped == pid:
+            return None
+    except ChildProcessError:
+        pass
     return pid
 
 
