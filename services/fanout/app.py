@@ -48,6 +48,9 @@ class FanoutApp(faust.App):
             topic_partitions=POSTS.partitions,
             topic_replication_factor=settings.kafka_replication_factor,
             consumer_auto_offset_reset="earliest",
+            # faust's default (60 s) keeps a SIGKILLed worker's partitions for a minute.
+            broker_session_timeout=10.0,
+            broker_heartbeat_interval=3.0,
         )
         self.herald_settings = settings
         self.readiness = Readiness()
@@ -55,6 +58,20 @@ class FanoutApp(faust.App):
         self.consumers: list[BatchConsumer] = []
         self.consumer_tasks: list[asyncio.Task[None]] = []
         self.counters_publisher: CountersPublisher | None = None
+
+    async def on_start(self) -> None:
+        await super().on_start()
+        # Not an @app.task: faust starts those only after its own group join and table
+        # recovery, which must not hold up the posts path or the operations endpoints.
+        self.add_future(self.run_herald())
+
+    async def run_herald(self) -> None:
+        settings = self.herald_settings
+        server = ops_server(
+            create_ops_app(SERVICE, self.readiness), settings.ops_host, settings.ops_port
+        )
+        await self.deps.start()
+        await asyncio.gather(server.serve(), self.run_consumers())
 
     async def run_consumers(self) -> None:
         settings = self.herald_settings
@@ -110,14 +127,4 @@ class FanoutApp(faust.App):
 
 
 def create_app(settings: FanoutSettings) -> FanoutApp:
-    app = FanoutApp(settings)
-
-    @app.task(on_leader=False)  # type: ignore[untyped-decorator]
-    async def serve_operations() -> None:
-        server = ops_server(
-            create_ops_app(SERVICE, app.readiness), settings.ops_host, settings.ops_port
-        )
-        await app.deps.start()
-        await asyncio.gather(server.serve(), app.run_consumers())
-
-    return app
+    return FanoutApp(settings)
