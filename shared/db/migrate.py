@@ -28,8 +28,9 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 # Arbitrary but fixed: every Herald process agrees on it.
 MIGRATION_LOCK_ID = 7_405_001
 DAY_PARTITIONED_TABLES = ("posts", "feed_items")
-# Partitions that must exist after a migration: the retention window behind, a week ahead.
-PARTITION_DAYS_BEHIND = 31
+# Partitions that must exist after a migration: the 30-day retention window behind (not
+# further: retention drops a partition once its whole day is 30 days old), a week ahead.
+PARTITION_DAYS_BEHIND = 29
 PARTITION_DAYS_AHEAD = 7
 
 
