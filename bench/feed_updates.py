@@ -1,0 +1,208 @@
+"""Benchmark: `GET /v1/updates` for an account following 100 channels, against the same
+SQL served bare by the same stack.
+
+One feed process (FastAPI + uvicorn with uvloop/httptools, the real app with its live
+consumer) also serves `/bare/updates`: the identical `UPDATES` statement through the same
+asyncpg pool, rows dumped with orjson, with no auth, rate limit, validation or models.
+Both are driven by the same closed-loop load (CONCURRENCY requests in flight), each for
+DURATION_S after a warm-up, alternating twice; the report gives requests/s, p50/p99 and
+the feed/bare ratio (DESIGN.md target ≥ 50 %).
+
+Data: 100 channels with POSTS_PER_CHANNEL visible posts each, written with SQL (this
+measures reads only), the account following all of them with varied read markers. It
+creates its own database and topic namespace on the local stack and removes them at the
+end; the run takes under a minute.
+
+Usage: python -m bench.feed_updates [--duration 8] [--concurrency 16]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+import httpx
+
+from tests.support.processes import ROOT, ServiceProcess
+from tests.support.stack import StackSlice, create_test_stack, destroy_test_stack
+from tests.support.tokens import auth
+
+FOLLOWS = 100
+POSTS_PER_CHANNEL = 50
+ACCOUNT = "bench-reader"
+WARMUP_S = 2.0
+ROUNDS = 2
+
+
+def serve() -> None:
+    """The server process: the feed app plus the bare route, on one uvicorn."""
+    import orjson
+    from starlette.requests import Request
+    from starlette.responses import Response
+
+    from services.feed.app import create_app
+    from services.feed.config import FeedSettings
+    from services.feed.queries.follows import NEVER, UPDATES
+    from shared.runtime import serve_http
+
+    settings = FeedSettings()
+    app = create_app(settings)
+
+    async def bare(request: Request) -> Response:
+        pool = request.app.state.deps.require_pool()
+        async with pool.acquire() as conn:
+            rows = await conn.fetch(UPDATES, ACCOUNT, None, None, NEVER, 100)
+        return Response(
+            orjson.dumps([dict(r) for r in rows], default=str), media_type="application/json"
+        )
+
+    app.add_route("/bare/updates", bare)
+    serve_http(app, settings.host, settings.port)
+
+
+async def seed(stack: StackSlice) -> None:
+    conn = await asyncpg.connect(stack.database_url)
+    try:
+        await conn.execute(
+            """
+            WITH ch AS (
+                INSERT INTO channels (channel_id, handle, name, category, country, language,
+                                      last_seq, last_post_at)
+                SELECT gen_random_uuid(), 'bench_' || i, 'Channel ' || i, 'news', 'FR', 'fr',
+                       $1, now() - i * interval '1 minute'
+                FROM generate_series(1, $2) i
+                RETURNING channel_id, last_post_at
+            ), f AS (
+                INSERT INTO follows (account_id, channel_id, last_read_seq, followed_at)
+                SELECT $3, channel_id, (random() * $1)::bigint, now() - interval '2 days'
+                FROM ch
+            )
+            INSERT INTO posts (channel_id, post_id, created_at, seq, author_id, body,
+                               expires_at, fanned_out)
+            SELECT ch.channel_id, gen_random_uuid(),
+                   ch.last_post_at - (($1 - s) * interval '10 seconds'), s, 'admin',
+                   jsonb_build_object('type', 'text', 'text', 'post number ' || s),
+                   now() + interval '29 days', true
+            FROM ch, generate_series(1, $1) s
+            """,
+            POSTS_PER_CHANNEL,
+            FOLLOWS,
+            ACCOUNT,
+        )
+        await conn.execute("ANALYZE")
+    finally:
+        await conn.close()
+
+
+@dataclass
+class Result:
+    name: str
+    requests: int
+    seconds: float
+    latencies: list[float]
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.seconds
+
+    def line(self) -> str:
+        lat = sorted(self.latencies)
+        p50 = statistics.median(lat) * 1000
+        p99 = lat[int(len(lat) * 0.99) - 1] * 1000
+        return f"{self.name:<14} {self.rate:8.1f} req/s   p50 {p50:6.1f} ms   p99 {p99:6.1f} ms"
+
+
+async def drive(
+    client: httpx.AsyncClient, path: str, headers: dict[str, str], duration: float, concurrency: int
+) -> Result:
+    latencies: list[float] = []
+    stop_at = time.monotonic() + WARMUP_S + duration
+    measure_from = time.monotonic() + WARMUP_S
+
+    async def worker() -> None:
+        while (now := time.monotonic()) < stop_at:
+            response = await client.get(path, headers=headers)
+            if response.status_code != 200:
+                raise RuntimeError(f"{path}: {response.status_code} {response.text[:200]}")
+            if now >= measure_from:
+                latencies.append(time.monotonic() - now)
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return Result(path, len(latencies), duration, latencies)
+
+
+class BenchServer(ServiceProcess):
+    """The feed process of this benchmark: the real app plus the bare route."""
+
+    def spawn(self) -> None:
+        log_file = self.log_path.open("ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "bench.feed_updates", "serve"],
+            env=self.env,
+            cwd=ROOT,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+
+
+async def main(duration: float, concurrency: int) -> None:
+    stack = await create_test_stack(tempfile.mkdtemp(prefix="herald-bench-media-"))
+    server: ServiceProcess | None = None
+    try:
+        await seed(stack)
+        env = stack.env(
+            HERALD_RATE_PER_SECOND="1000000",
+            HERALD_RATE_BURST="1000000",
+            HERALD_LOG_LEVEL="WARNING",
+            HERALD_DB_POOL_MAX="10",
+        )
+        server = BenchServer("feed", env, Path(tempfile.mkdtemp(prefix="herald-bench-logs-")))
+        server.spawn()
+        await server.wait_ready()
+        headers = auth(ACCOUNT)
+        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+        async with httpx.AsyncClient(base_url=server.base_url, timeout=10, limits=limits) as client:
+            items = (await client.get("/v1/updates?limit=100", headers=headers)).json()["items"]
+            bare_rows = (await client.get("/bare/updates")).json()
+            assert len(items) == len(bare_rows) == FOLLOWS, (len(items), len(bare_rows))
+            results: dict[str, list[Result]] = {"/bare/updates": [], "/v1/updates?limit=100": []}
+            for _ in range(ROUNDS):
+                for path in results:
+                    results[path].append(await drive(client, path, headers, duration, concurrency))
+        print(
+            f"GET /v1/updates, {FOLLOWS} follows, {POSTS_PER_CHANNEL} posts each, "
+            f"concurrency {concurrency}, {ROUNDS} x {duration:.0f} s per endpoint"
+        )
+        for runs in results.values():
+            for run in runs:
+                print("  " + run.line())
+        bare = statistics.mean(r.rate for r in results["/bare/updates"])
+        feed = statistics.mean(r.rate for r in results["/v1/updates?limit=100"])
+        print(f"feed/bare rate ratio: {feed / bare:.2f} (target >= 0.50)")
+    finally:
+        if server is not None:
+            server.stop()
+        await destroy_test_stack(stack)
+
+
+def cli() -> None:
+    if sys.argv[1:2] == ["serve"]:
+        serve()
+        return
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--duration", type=float, default=8.0)
+    parser.add_argument("--concurrency", type=int, default=16)
+    args = parser.parse_args()
+    asyncio.run(main(args.duration, args.concurrency))
+
+
+if __name__ == "__main__":
+    cli()
