@@ -8,8 +8,9 @@ Partitions are named `<table>_pYYYYMMDD` and hold [day, day + 1) UTC (the SQL fu
 - drops every partition whose upper bound is at least the longest retention (30 days)
   behind `now`: every row in it has expired, whatever its channel's retention. Before a
   `posts` partition goes, the channels that lose posts are recorded for history_trimmed
-  (trims.py, one read-only scan). The rows of expired posts in unpartitioned tables
-  (reactions, poll_votes, post_counters, post_views) then go by post_id range: post ids
+  (trims.py; an index probe per channel, not a scan). The rows of expired posts in
+  unpartitioned tables (reactions, poll_votes, post_counters, post_views) then go by
+  post_id range: post ids
   are UUIDv7 of created_at, so "created before the cutoff" is a leading range of each
   table's primary key, deleted in bounded batches.
 
@@ -119,16 +120,26 @@ async def create_ahead(pool: asyncpg.Pool, now: datetime, days_ahead: int) -> in
     return created
 
 
-async def _record_partition_trims(pool: asyncpg.Pool, name: str) -> None:
-    """Per channel, the highest seq in this partition: a history_trimmed is owed for it.
+# Per channel, its highest seq in one partition: a loose index scan of the partition's
+# (channel_id, seq DESC) index, one probe per channel — never a scan of its rows, so the
+# cost follows the number of channels that posted that day, not the number of posts.
+_CHANNEL_MAX_SEQ = """
+WITH RECURSIVE ch AS (
+    (SELECT channel_id, seq FROM "{name}" ORDER BY channel_id, seq DESC LIMIT 1)
+    UNION ALL
+    SELECT n.channel_id, n.seq FROM ch CROSS JOIN LATERAL (
+        SELECT channel_id, seq FROM "{name}" WHERE channel_id > ch.channel_id
+        ORDER BY channel_id, seq DESC LIMIT 1) n
+)
+SELECT channel_id, seq FROM ch
+"""
 
-    One read-only scan of the partition (no WAL); repeated after a kill, it records the
-    same values again.
-    """
+
+async def _record_partition_trims(pool: asyncpg.Pool, name: str) -> None:
+    """Record a history_trimmed owed to each channel with posts in this partition (read
+    only; repeated after a kill, it records the same values again)."""
     async with pool.acquire() as conn, conn.transaction():
-        rows = await conn.fetch(
-            f'SELECT channel_id, max(seq) AS seq FROM "{name}" GROUP BY channel_id'  # matched
-        )
+        rows = await conn.fetch(_CHANNEL_MAX_SEQ.format(name=name))
         await record_trims(conn, [r["channel_id"] for r in rows], [r["seq"] for r in rows])
 
 
