@@ -1,0 +1,73 @@
+"""The pure posts plan: seqs, duplicates, rejections, folding of edits and deletes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from uuid import UUID, uuid4
+
+from services.fanout.batching import Record
+from services.fanout.posts.plan import ChannelState, plan_posts
+from shared.events.envelope import Event
+from tests.integration.fanout.helpers import channel_deleted, deleted, edited, published
+
+NOW = datetime.now(UTC)
+
+
+def records(*events: Event) -> list[Record]:
+    return [Record(e, "t", 0, i, None, e.encode()) for i, e in enumerate(events)]
+
+
+def active(last_seq: int = 0, retention_days: int = 30) -> ChannelState:
+    return ChannelState("active", last_seq, retention_days)
+
+
+def test_new_posts_take_contiguous_seqs_after_last_seq_and_duplicates_are_skipped() -> None:
+    c = uuid4()
+    a, b, old = published(c), published(c), published(c)
+    plan = plan_posts(records(old, a, a, b), {c: active(7)}, {old.payload.post_id}, NOW)
+    assert [(p.post_id, p.seq) for p in plan.new_posts] == [
+        (a.payload.post_id, 8),
+        (b.payload.post_id, 9),
+    ]
+    assert plan.duplicates == 2
+    assert plan.channel_heads[c][0] == 9
+    assert plan.new_posts[0].expires_at == a.payload.created_at + timedelta(days=30)
+
+
+def test_unknown_and_deleted_channels_are_rejected_including_after_channel_deleted() -> None:
+    c, gone = uuid4(), uuid4()
+    before, after = published(c), published(c)
+    plan = plan_posts(
+        records(published(UUID(int=1)), before, channel_deleted(c), after, published(gone)),
+        {c: active(), gone: ChannelState("deleted", 3, 30)},
+        set(),
+        NOW,
+    )
+    assert [p.post_id for p in plan.new_posts] == [before.payload.post_id]
+    assert [error.split(" ")[0] for _, error in plan.rejected] == ["unknown", "channel", "channel"]
+
+
+def test_expired_posts_are_not_resurrected() -> None:
+    c = uuid4()
+    later = NOW + timedelta(days=2)
+    plan = plan_posts(records(published(c)), {c: active(retention_days=1)}, set(), later)
+    assert plan.new_posts == [] and plan.expired == 1
+
+
+def test_edits_fold_and_a_delete_wins_over_them() -> None:
+    c = uuid4()
+    p, q = uuid4(), uuid4()
+    plan = plan_posts(
+        records(
+            edited(c, p, "one"),
+            edited(c, q, "two"),
+            deleted(c, q),
+            edited(c, q, "after delete"),
+            edited(c, p, "three"),
+        ),
+        {c: active(2)},
+        set(),
+        NOW,
+    )
+    assert [(e.post_id, e.text) for e in plan.edits] == [(p, "three")]
+    assert [d.post_id for d in plan.deletes] == [q]
