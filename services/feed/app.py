@@ -52,7 +52,6 @@ def create_app(settings: FeedSettings | None = None) -> FastAPI:
         live = LiveConsumer(settings, deps.require_pool(), hub)
         await live.start()
         task = asyncio.create_task(live.run(), name="feed-live-consumer")
-        readiness.add("live", lambda: _alive(task))
         try:
             yield
         finally:
@@ -74,7 +73,3 @@ def create_app(settings: FeedSettings | None = None) -> FastAPI:
     for module in (directory, channels, follows, updates, timeline, interactions, stream, media):
         app.include_router(module.router)
     return app
-
-
-async def _alive(task: asyncio.Task[None]) -> bool:
-    return not task.done()

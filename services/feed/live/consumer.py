@@ -13,12 +13,14 @@ expired ones), and hand the rendered items to the hub.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import UTC, datetime
 from uuid import UUID
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
 
 from services.feed.live.hub import Hub, Item
 from services.feed.live.render import counters_item, post_item, trimmed_item
@@ -43,6 +45,7 @@ log = logging.getLogger(__name__)
 SERVICE = "feed"
 BATCH_MAX = 500
 POLL_TIMEOUT_MS = 500
+RETRY_DELAY_S = 1.0
 POST_EVENTS = (LivePostVisible, LivePostEdited, LivePostDeleted)
 
 
@@ -76,7 +79,15 @@ class LiveConsumer:
         """Consume until cancelled; errors of one batch are logged and the loop goes on."""
         assert self.consumer is not None
         while True:
-            batch = await self.consumer.getmany(timeout_ms=POLL_TIMEOUT_MS, max_records=BATCH_MAX)
+            try:
+                batch = await self.consumer.getmany(
+                    timeout_ms=POLL_TIMEOUT_MS, max_records=BATCH_MAX
+                )
+            except KafkaError as exc:
+                # The client reconnects by itself; pushes pause meanwhile, replay covers it.
+                log.warning("live fetch failed", extra={"error": str(exc)})
+                await asyncio.sleep(RETRY_DELAY_S)
+                continue
             events: list[Event] = []
             for records in batch.values():
                 for record in records:
