@@ -3,7 +3,7 @@
 The posts and interactions paths run as `BatchConsumer`s (aiokafka, commit after the
 Postgres transaction) inside the faust worker: faust's batching (`Stream.take`) acks a
 batch that was interrupted before its write committed (see services/fanout/batching.py).
-faust keeps what it is good at: the windowed directory stats (services/fanout/stats.py).
+The windowed directory stats are derived from Postgres (services/fanout/stats.py).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from services.fanout.counters.handler import CountersHandler
 from services.fanout.counters.live import CountersPublisher
 from services.fanout.live import LiveEmitter
 from services.fanout.posts.handler import PostsHandler
+from services.fanout.stats import StatsRefresher
 from shared.events import INTERACTION_EVENTS, POST_EVENTS
 from shared.http.ops import Readiness, create_ops_app, ops_server
 from shared.kafka import make_consumer
@@ -58,6 +59,7 @@ class FanoutApp(faust.App):
         self.consumers: list[BatchConsumer] = []
         self.consumer_tasks: list[asyncio.Task[None]] = []
         self.counters_publisher: CountersPublisher | None = None
+        self.stats: StatsRefresher | None = None
 
     async def on_start(self) -> None:
         await super().on_start()
@@ -109,6 +111,8 @@ class FanoutApp(faust.App):
         ]
         self.consumer_tasks = [asyncio.create_task(c.run()) for c in self.consumers]
         self.consumer_tasks.append(asyncio.create_task(self.counters_publisher.run()))
+        self.stats = StatsRefresher(pool, settings.stats_flush_interval_s)
+        self.consumer_tasks.append(asyncio.create_task(self.stats.run()))
         await asyncio.gather(*self.consumer_tasks)
 
     async def on_stop(self) -> None:
@@ -116,6 +120,8 @@ class FanoutApp(faust.App):
             consumer.request_stop()
         if self.counters_publisher is not None:
             self.counters_publisher.request_stop()
+        if self.stats is not None:
+            self.stats.request_stop()
         if self.consumer_tasks:
             _, pending = await asyncio.wait(self.consumer_tasks, timeout=STOP_GRACE_S)
             for task in pending:

@@ -55,7 +55,11 @@ async def fanout5k(stack: StackSlice, service_logs: Path) -> AsyncIterator[Fanou
     ns = f"{stack.namespace}-f{uuid.uuid4().hex[:6]}"
     process = ServiceProcess(
         "fanout",
-        stack.env(HERALD_NAMESPACE=ns, HERALD_FANOUT_WRITE_MAX_FOLLOWERS="5000"),
+        stack.env(
+            HERALD_NAMESPACE=ns,
+            HERALD_FANOUT_WRITE_MAX_FOLLOWERS="5000",
+            HERALD_FANOUT_STATS_FLUSH_INTERVAL_S="0.5",
+        ),
         service_logs,
     )
     await process.start()

@@ -167,3 +167,11 @@ async def test_follows_and_unfollows_count_into_channel_stats(
     )
     # The unfollow was counted, so its row is gone; the others remain, counted.
     assert [r["account_id"] for r in rows] == ["f1", "f3", "f4"]
+    change = await wait_for(
+        lambda: db.fetchval(
+            "SELECT followers_7d_change FROM channel_stats WHERE channel_id = $1", channel_id
+        ),
+        lambda n: n == 3,
+        what="7-day follower change",
+    )
+    assert change == 3

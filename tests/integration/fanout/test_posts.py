@@ -79,6 +79,12 @@ async def test_post_reaches_every_unmuted_follower_exactly_once(
     assert sorted((r["n"], r["d"], r["muted"]) for r in per_post) == [(5000, 5000, 0)] * 2
     channel = await db.fetchrow("SELECT last_seq FROM channels WHERE channel_id = $1", channel_id)
     assert channel["last_seq"] == 2
+    active = await wait_for(
+        lambda: db.fetchval("SELECT posts_7d FROM channel_stats WHERE channel_id = $1", channel_id),
+        lambda n: n == 2,
+        what="posts in the last 7 days",
+    )
+    assert active == 2
 
     events = await wait_for(
         lambda: _live_events(stack, fanout5k, channel_id),
