@@ -1,0 +1,293 @@
+"""Shared measuring helpers and the benchmark module convention.
+
+Convention: a benchmark is a module `bench/<name>.py` exposing
+
+    async def measure(ctx: Context, quick: bool) -> list[Result | Check]
+
+`bench.run` discovers every such module, gives each a `Context` (an isolated slice of the
+local stack on demand, service processes stopped for it afterwards, a time budget) and
+collects what it returns. A `Result` is one measured figure set (a subject or its
+baseline, or one point of a scaling curve: `x` set); a `Check` compares a figure, usually
+a subject/baseline ratio measured in the same run, with its DESIGN.md target.
+
+Every loop here is bounded by time AND by count, so a slow or stuck path costs at most its
+budget. Only loopback addresses are ever used.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import operator
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from tests.support.processes import ServiceProcess
+from tests.support.stack import StackSlice, create_test_stack, destroy_test_stack
+
+# The percentiles every latency figure reports.
+PERCENTILES = (50.0, 90.0, 99.0)
+
+Op = Literal[">=", "<="]
+_OPS: dict[str, Callable[[float, float], bool]] = {">=": operator.ge, "<=": operator.le}
+
+
+@dataclass
+class Result:
+    """One measured subject: a path under test, its baseline, or a curve point."""
+
+    bench: str  # module name, filled by the runner when left empty
+    path: str  # what is measured: one plot per path ("publish", "fan-out write cost", …)
+    label: str  # who: "publisher", "bare endpoint", "INSERT … SELECT", …
+    baseline: bool = False
+    rate: float | None = None  # operations per second (higher is better)
+    unit: str = "req/s"  # unit of `rate`
+    latency_ms: dict[str, float] = field(default_factory=dict)  # p50/p90/p99/max
+    values: dict[str, float] = field(default_factory=dict)  # any other figures
+    x: float | None = None  # set for a point of a scaling curve
+    x_label: str = ""
+    samples: int = 0
+    errors: int = 0
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def figure(self, metric: str) -> float:
+        """`rate`, a latency percentile (`p50`…) or a key of `values`."""
+        if metric == "rate":
+            if self.rate is None:
+                raise KeyError(f"{self.label}: no rate")
+            return self.rate
+        if metric in self.latency_ms:
+            return self.latency_ms[metric]
+        return self.values[metric]
+
+
+@dataclass
+class Check:
+    """A figure against its target: `value op target` (a ratio unless `unit` says else)."""
+
+    bench: str
+    path: str
+    what: str  # "publisher / bare endpoint, req/s"
+    value: float
+    op: Op
+    target: float
+    unit: str = "ratio"
+    subject: float | None = None  # the two figures a ratio was computed from
+    baseline: float | None = None
+    note: str = ""
+
+    @property
+    def met(self) -> bool:
+        return _OPS[self.op](self.value, self.target)
+
+
+Record = Result | Check
+
+
+def ratio(
+    subject: Result, baseline: Result, metric: str, op: Op, target: float, note: str = ""
+) -> Check:
+    """subject/baseline of one metric, as a Check against `target`."""
+    s, b = subject.figure(metric), baseline.figure(metric)
+    unit = subject.unit if metric == "rate" else ("ms" if metric in subject.latency_ms else "")
+    return Check(
+        bench=subject.bench,
+        path=subject.path,
+        what=f"{subject.label} / {baseline.label}, {metric} ({unit})".replace(" ()", ""),
+        value=s / b if b else math.inf,
+        op=op,
+        target=target,
+        subject=s,
+        baseline=b,
+        note=note,
+    )
+
+
+def absolute(
+    subject: Result, metric: str, op: Op, target: float, unit: str, note: str = ""
+) -> Check:
+    """One figure against an absolute target (e.g. 10 k followers written in < 100 ms)."""
+    return Check(
+        bench=subject.bench,
+        path=subject.path,
+        what=f"{subject.label}, {metric}",
+        value=subject.figure(metric),
+        op=op,
+        target=target,
+        unit=unit,
+        note=note,
+    )
+
+
+def percentile(ordered: list[float], p: float) -> float:
+    """Nearest-rank percentile of an already sorted list."""
+    if not ordered:
+        return math.nan
+    rank = max(1, math.ceil(p / 100 * len(ordered)))
+    return ordered[min(rank, len(ordered)) - 1]
+
+
+def latency_summary(seconds: list[float]) -> dict[str, float]:
+    """p50/p90/p99/max and mean in milliseconds."""
+    ordered = sorted(seconds)
+    if not ordered:
+        return {}
+    summary = {f"p{p:g}": percentile(ordered, p) * 1000 for p in PERCENTILES}
+    summary["max"] = ordered[-1] * 1000
+    summary["mean"] = sum(ordered) / len(ordered) * 1000
+    return summary
+
+
+@dataclass
+class Sample:
+    """What a timing loop saw: successful calls' latencies, errors, measured seconds."""
+
+    latencies: list[float]
+    errors: int
+    seconds: float
+
+    @property
+    def rate(self) -> float:
+        return len(self.latencies) / self.seconds if self.seconds > 0 else 0.0
+
+    def result(self, path: str, label: str, **kwargs: Any) -> Result:
+        return Result(
+            bench="",
+            path=path,
+            label=label,
+            rate=self.rate,
+            latency_ms=latency_summary(self.latencies),
+            samples=len(self.latencies),
+            errors=self.errors,
+            **kwargs,
+        )
+
+
+async def closed_loop(
+    call: Callable[[], Awaitable[bool]],
+    *,
+    concurrency: int,
+    duration_s: float,
+    warmup_s: float = 1.0,
+    max_calls: int = 1_000_000,
+) -> Sample:
+    """`concurrency` workers call `call` back to back (closed loop) for `warmup_s`, then
+    `duration_s` measured, or until `max_calls` measured calls. `call` returns whether it
+    succeeded; an exception counts as an error too, so a failing path ends with errors
+    in its figures rather than an aborted suite."""
+    latencies: list[float] = []
+    errors = 0
+    measure_from = time.monotonic() + warmup_s
+    stop_at = measure_from + duration_s
+
+    async def worker() -> None:
+        nonlocal errors
+        while (started := time.monotonic()) < stop_at and len(latencies) < max_calls:
+            try:
+                ok = await call()
+            except Exception:
+                ok = False
+            if started >= measure_from:
+                if ok:
+                    latencies.append(time.monotonic() - started)
+                else:
+                    errors += 1
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    measured = min(time.monotonic(), stop_at) - measure_from
+    return Sample(latencies, errors, max(measured, 1e-9))
+
+
+async def timed(
+    call: Callable[[], Awaitable[object]],
+    *,
+    times: int,
+    max_s: float,
+    warmup: int = 1,
+    between: Callable[[], Awaitable[object]] | None = None,
+) -> list[float]:
+    """Run `call` sequentially up to `times` (after `warmup` unmeasured runs) or until
+    `max_s` elapsed, whichever first; the seconds each run took (at least one run).
+    `between`, if given, runs untimed after every call (e.g. to reset a table)."""
+    for _ in range(warmup):
+        await call()
+        if between is not None:
+            await between()
+    took: list[float] = []
+    deadline = time.monotonic() + max_s
+    while len(took) < times and (not took or time.monotonic() < deadline):
+        started = time.perf_counter()
+        await call()
+        took.append(time.perf_counter() - started)
+        if between is not None:
+            await between()
+    return took
+
+
+@dataclass
+class Context:
+    """What the runner hands a benchmark: its budget, a log, a stack slice on demand."""
+
+    name: str
+    quick: bool
+    budget_s: float
+    log_dir: Path
+    started: float = field(default_factory=time.monotonic)
+    _stacks: list[StackSlice] = field(default_factory=list)
+    _services: list[ServiceProcess] = field(default_factory=list)
+
+    @property
+    def remaining_s(self) -> float:
+        return self.budget_s - (time.monotonic() - self.started)
+
+    def log(self, message: str) -> None:
+        print(f"[{self.name} {time.monotonic() - self.started:5.1f}s] {message}", flush=True)
+
+    async def stack(self) -> StackSlice:
+        """A fresh database + topic namespace on the local stack, removed at the end."""
+        stack = await create_test_stack(tempfile.mkdtemp(prefix="herald-bench-media-"))
+        self._stacks.append(stack)
+        return stack
+
+    async def service(self, name: str, stack: StackSlice, **env: str) -> ServiceProcess:
+        """A service process on `stack` (rate limits lifted, quiet logs), ready, stopped
+        at the end."""
+        env = {
+            "HERALD_RATE_PER_SECOND": "1000000",
+            "HERALD_RATE_BURST": "1000000",
+            "HERALD_LOG_LEVEL": "WARNING",
+            **env,
+        }
+        process = ServiceProcess(name, stack.env(**env), self.log_dir)
+        self._services.append(process)
+        await process.start()
+        return process
+
+    async def close(self) -> None:
+        for process in reversed(self._services):
+            process.stop()
+        for stack in reversed(self._stacks):
+            with contextlib.suppress(Exception):
+                await destroy_test_stack(stack)
+        self._services.clear()
+        self._stacks.clear()
+
+
+def to_json(record: Record) -> dict[str, Any]:
+    data = asdict(record)
+    data["kind"] = "check" if isinstance(record, Check) else "result"
+    if isinstance(record, Check):
+        data["met"] = record.met
+    return data
+
+
+def from_json(data: dict[str, Any]) -> Record:
+    data = dict(data)
+    kind = data.pop("kind")
+    data.pop("met", None)
+    return Check(**data) if kind == "check" else Result(**data)

@@ -1,0 +1,150 @@
+"""The benchmark runner: every `bench/<name>.py` exposing `measure` (see bench.harness).
+
+Usage: python -m bench.run [--quick] [--only a,b] [--skip a,b] [--out bench/results]
+
+Runs the discovered benchmarks one after another (never two at once: they share 2 cores
+with whatever else runs), each within its budget (FULL_BUDGET_S / QUICK_BUDGET_S; a
+benchmark over budget is cancelled and reported as such, its stack slice and processes
+cleaned up), then writes `<out>/<date>.json` and `<out>/<date>.md` with the PNG plots
+beside them (bench.report). Needs the local stack running (`make bench` starts it).
+A benchmark that fails is reported with its error; the others still run. Exit status 1
+if any failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, cast
+
+from bench import report
+from bench.harness import Check, Context, Record, Result
+
+BENCH_DIR = Path(__file__).resolve().parent
+NOT_BENCHMARKS = {"__init__", "harness", "run", "report"}
+# Per benchmark. The whole full suite stays under 20 minutes, the quick one under 3.
+FULL_BUDGET_S = 240.0
+QUICK_BUDGET_S = 45.0
+FULL_SUITE_S = 19 * 60.0
+QUICK_SUITE_S = 170.0
+
+Measure = Callable[[Context, bool], Awaitable[list[Record]]]
+
+
+def discover(only: set[str], skip: set[str]) -> list[tuple[str, Measure]]:
+    found: list[tuple[str, Measure]] = []
+    for path in sorted(BENCH_DIR.glob("*.py")):
+        name = path.stem
+        if name in NOT_BENCHMARKS or (only and name not in only) or name in skip:
+            continue
+        module = importlib.import_module(f"bench.{name}")
+        measure = getattr(module, "measure", None)
+        if callable(measure):
+            found.append((name, cast(Measure, measure)))
+        else:
+            print(f"[run] bench/{name}.py has no measure(ctx, quick): not run", flush=True)
+    return found
+
+
+async def run_one(
+    name: str, measure: Measure, quick: bool, log_dir: Path, suite_left_s: float
+) -> dict[str, Any]:
+    budget = max(5.0, min(QUICK_BUDGET_S if quick else FULL_BUDGET_S, suite_left_s))
+    ctx = Context(name=name, quick=quick, budget_s=budget, log_dir=log_dir)
+    started = time.monotonic()
+    records: list[Record] = []
+    error: str | None = None
+    ctx.log(f"start (budget {budget:.0f} s)")
+    try:
+        records = await asyncio.wait_for(measure(ctx, quick), timeout=budget)
+    except TimeoutError:
+        error = f"over its budget of {budget:.0f} s, cancelled"
+    except Exception as exc:
+        error = f"{type(exc).__name__}: {exc}"
+        traceback.print_exc()
+    finally:
+        await ctx.close()
+    for record in records:
+        if not record.bench:
+            record.bench = name
+    seconds = time.monotonic() - started
+    ctx.log(f"done in {seconds:.1f} s" + (f" — FAILED: {error}" if error else ""))
+    for record in records:
+        if isinstance(record, Check):
+            state = "met" if record.met else "MISSED"
+            ctx.log(
+                f"  {record.what}: {record.value:.3g} (target {record.op} {record.target:g}) "
+                f"{state}"
+            )
+    return {"name": name, "seconds": seconds, "error": error, "records": records}
+
+
+def machine() -> dict[str, Any]:
+    def git(*args: str) -> str:
+        try:
+            return subprocess.run(
+                ["git", *args], capture_output=True, text=True, check=True, cwd=BENCH_DIR
+            ).stdout.strip()
+        except (OSError, subprocess.CalledProcessError):
+            return "unknown"
+
+    return {
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(terse=True),
+        "commit": git("rev-parse", "--short", "HEAD"),
+        "load_average_at_start": os.getloadavg()[0],
+    }
+
+
+async def main(args: argparse.Namespace) -> int:
+    only = set(filter(None, args.only.split(",")))
+    skip = set(filter(None, args.skip.split(",")))
+    log_dir = Path(tempfile.mkdtemp(prefix="herald-bench-logs-"))
+    info = machine()
+    began = datetime.now(UTC)
+    print(f"[run] {'quick' if args.quick else 'full'} suite, service logs in {log_dir}", flush=True)
+    suite_deadline = time.monotonic() + (QUICK_SUITE_S if args.quick else FULL_SUITE_S)
+    runs = []
+    for name, measure in discover(only, skip):
+        left = suite_deadline - time.monotonic()
+        runs.append(await run_one(name, measure, args.quick, log_dir, left))
+    info["seconds"] = sum(r["seconds"] for r in runs)
+    records: list[Record] = [rec for r in runs for rec in r["records"]]
+    suite = report.Suite(
+        started_at=began.isoformat(timespec="seconds"),
+        quick=args.quick,
+        machine=info,
+        runs=[{k: v for k, v in r.items() if k != "records"} for r in runs],
+        results=[r for r in records if isinstance(r, Result)],
+        checks=[r for r in records if isinstance(r, Check)],
+    )
+    stem = began.strftime("%Y-%m-%d") + ("-quick" if args.quick else "")
+    written = report.write(suite, Path(args.out), stem)
+    print(f"[run] {info['seconds']:.0f} s; wrote {', '.join(str(p) for p in written)}")
+    print(report.checks_table(suite.checks))
+    return 1 if any(r["error"] for r in runs) else 0
+
+
+def cli() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="short runs: the suite < 3 min")
+    parser.add_argument("--only", default="", help="comma-separated benchmark names")
+    parser.add_argument("--skip", default="", help="comma-separated benchmark names")
+    parser.add_argument("--out", default=str(BENCH_DIR / "results"))
+    sys.exit(asyncio.run(main(parser.parse_args())))
+
+
+if __name__ == "__main__":
+    cli()
