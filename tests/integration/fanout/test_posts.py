@@ -23,11 +23,12 @@ from tests.support.stack import StackSlice
 
 
 async def _posts(db: asyncpg.Pool, channel_id: UUID) -> list[asyncpg.Record]:
-    return await db.fetch(
+    rows: list[asyncpg.Record] = await db.fetch(
         "SELECT post_id, seq, status, body, fanned_out, expires_at - created_at AS ttl"
         " FROM posts WHERE channel_id = $1 ORDER BY seq",
         channel_id,
     )
+    return rows
 
 
 async def _live_events(stack: StackSlice, fanout: Fanout, channel_id: UUID) -> list[dict]:  # type: ignore[type-arg]
