@@ -235,6 +235,10 @@ async def test_admin_journey(
     assert (await client.get(channel.url(), headers=auth(owner))).status_code == 404
     events = await posts_topic.events(channel.channel_id)
     assert isinstance(events[-1], ChannelDeleted)
+    metrics = (await client.get("/metrics")).text
+    assert 'herald_publisher_posts_accepted_total{type="poll"}' in metrics
+    assert 'herald_publisher_media_uploaded_total{kind="sticker"}' in metrics
+    assert channel.channel_id not in metrics and admin not in metrics
     # Its handle is free again.
     again = await client.post("/v1/channels", json=clash, headers=auth(account()))
     assert again.status_code == 201
