@@ -3,9 +3,10 @@ and `run`, which performs one in-process run at a given (default: wall-clock) ti
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -17,7 +18,7 @@ from shared.kafka import make_producer
 from tests.integration.retention.builder import Builder
 from tests.support.stack import StackSlice
 
-Run = Callable[..., Awaitable[RunReport]]
+Run = Callable[..., Coroutine[Any, Any, RunReport]]
 
 
 @pytest.fixture(scope="session")
