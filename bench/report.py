@@ -66,8 +66,9 @@ def checks_table(checks: list[Check]) -> str:
 
 def results_table(results: list[Result]) -> str:
     lines = [
-        "| benchmark | path | label | x | rate | p50 ms | p90 ms | p99 ms | max ms | other | n |",
-        "|---|---|---|---:|---:|---:|---:|---:|---:|---|---:|",
+        "| benchmark | path | label | x | rate | p50 ms | p90 ms | p99 ms | max ms | other | n "
+        "| errors |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---|---:|---:|",
     ]
     for r in results:
         lat = r.latency_ms
@@ -76,7 +77,8 @@ def results_table(results: list[Result]) -> str:
         lines.append(
             f"| {r.bench} | {r.path} | {r.label}{' (baseline)' if r.baseline else ''} | "
             f"{_fmt(r.x)} | {rate} | {_fmt(lat.get('p50'))} | {_fmt(lat.get('p90'))} | "
-            f"{_fmt(lat.get('p99'))} | {_fmt(lat.get('max'))} | {other} | {r.samples} |"
+            f"{_fmt(lat.get('p99'))} | {_fmt(lat.get('max'))} | {other} | {r.samples} | "
+            f"{r.errors} |"
         )
     return "\n".join(lines)
 
