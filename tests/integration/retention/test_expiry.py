@@ -6,6 +6,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 from aiokafka.structs import TopicPartition
+from prometheus_client import REGISTRY
 
 from shared.events.live import LIVE_EVENTS, LiveHistoryTrimmed
 from shared.kafka import make_consumer
@@ -45,6 +46,16 @@ async def test_posts_past_thirty_days_go_with_their_partitions(builder: Builder,
         # Created ahead: fan-out never has to wait on DDL.
         assert await builder.partition_exists(table, now + timedelta(days=7))
     assert f"posts_p{ago(now, days=31):%Y%m%d}" in report.partitions_dropped
+    # Operators see it: the oldest content left is within the retention window.
+    oldest = REGISTRY.get_sample_value(
+        "herald_retention_oldest_content_age_seconds", {"table": "posts"}
+    )
+    assert oldest is not None and 0 < oldest <= 31 * 86400
+    assert (REGISTRY.get_sample_value("herald_retention_last_success_timestamp_seconds") or 0) > 0
+    dropped = REGISTRY.get_sample_value(
+        "herald_retention_partitions_dropped_total", {"table": "posts"}
+    )
+    assert dropped is not None and dropped >= 2
 
 
 async def test_short_retention_channel_loses_expired_posts_and_everything_on_them(
