@@ -29,6 +29,8 @@ CONTENT_TOPICS: tuple[TopicSpec, ...] = tuple(t for t in ALL_TOPICS if t.carries
 LIMITS: dict[str, int] = {"retention.ms": CONTENT_RETENTION_MS, "segment.ms": SEGMENT_MS}
 # DescribeConfigs v1+ `config_source`: set on the topic itself.
 DYNAMIC_TOPIC_CONFIG = 1
+# Kafka error code of a topic that does not exist (yet): nothing to correct.
+UNKNOWN_TOPIC_OR_PARTITION = 3
 
 
 class TopicConfigError(Exception):
@@ -62,6 +64,8 @@ async def describe(admin: AIOKafkaAdminClient, names: list[str]) -> dict[str, To
     found: dict[str, TopicConfig] = {}
     for response in await admin.describe_configs(resources):
         for error_code, error_message, _type, name, entries in response.resources:
+            if error_code == UNKNOWN_TOPIC_OR_PARTITION:
+                continue
             if error_code:
                 raise TopicConfigError(f"describe {name}: {error_code} {error_message}")
             values: dict[str, str] = {}
