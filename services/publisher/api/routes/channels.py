@@ -56,7 +56,7 @@ async def update_channel(body: ChannelUpdate, access: AdminAccess, pool: Pool) -
     changes = {name: getattr(body, name) for name in body.model_fields_set}
     if "settings" in changes and not access.is_owner:
         raise Problem(403, "only the channel's owner may change its settings", type_="owner-only")
-    for required in ("name", "category", "country", "language", "settings"):
+    for required in ("name", "description", "category", "country", "language", "settings"):
         if required in changes and changes[required] is None:
             raise Problem(422, f"{required} cannot be null", type_="validation")
     avatar_given = "avatar_media_id" in changes
