@@ -21,22 +21,6 @@ PAGE_DEFAULT = 20
 VIEWS_MAX = 100
 
 
-class Category(StrEnum):
-    NEWS = "news"
-    SPORTS = "sports"
-    ENTERTAINMENT = "entertainment"
-    HEALTH = "health"
-    EDUCATION = "education"
-    GOVERNMENT = "government"
-    BUSINESS = "business"
-    LIFESTYLE = "lifestyle"
-    TECHNOLOGY = "technology"
-    SCIENCE = "science"
-    CULTURE = "culture"
-    COMMUNITY = "community"
-    OTHER = "other"
-
-
 class DirectorySort(StrEnum):
     RELEVANCE = "relevance"
     POPULAR = "popular"

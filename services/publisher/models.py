@@ -9,13 +9,13 @@ characters, at most 12 allowed reactions, retention 1-30 days.
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 from typing import Annotated, Literal, Self
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from services.publisher.fields import Country, Description, Emoji, Handle, Language, Name
+from shared.channels import Category
 from shared.events.content import (
     CAPTION_MAX,
     MEDIA_KIND_FOR_POST,
@@ -30,22 +30,6 @@ from shared.events.content import (
 
 ALLOWED_REACTIONS_MAX = 12
 PAGE_MAX = 100
-
-
-class Category(StrEnum):
-    NEWS = "news"
-    SPORTS = "sports"
-    ENTERTAINMENT = "entertainment"
-    HEALTH = "health"
-    EDUCATION = "education"
-    GOVERNMENT = "government"
-    BUSINESS = "business"
-    LIFESTYLE = "lifestyle"
-    TECHNOLOGY = "technology"
-    SCIENCE = "science"
-    CULTURE = "culture"
-    COMMUNITY = "community"
-    OTHER = "other"
 
 
 class _Request(BaseModel):

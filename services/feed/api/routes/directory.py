@@ -14,8 +14,9 @@ from fastapi import APIRouter, Query
 
 from services.feed import cursors
 from services.feed.api.deps import DEFAULT_LIMIT, Cursor, Limit, Pool
-from services.feed.models import Category, DirectoryEntry, DirectoryPage, DirectorySort
+from services.feed.models import DirectoryEntry, DirectoryPage, DirectorySort
 from services.feed.queries import channels as queries
+from shared.channels import Category
 from shared.http.auth import MaybeAccount
 
 router = APIRouter(tags=["directory"])
