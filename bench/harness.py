@@ -2,7 +2,7 @@
 
 Convention: a benchmark is a module `bench/<name>.py` exposing
 
-    async def measure(ctx: Context, quick: bool) -> list[Result | Check]
+    async def benchmark(ctx: Context, quick: bool) -> list[Result | Check]
 
 `bench.run` discovers every such module, gives each a `Context` (an isolated slice of the
 local stack on demand, service processes stopped for it afterwards, a time budget) and

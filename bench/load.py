@@ -8,7 +8,7 @@ mix below runs closed-loop, split over `processes` worker processes of `concurre
 connections each, until `duration` seconds or `max_requests` requests, whichever first,
 with a progress line every PROGRESS_S. Loopback only.
 
-As a benchmark (`measure`) it starts its own slice of the stack with publisher, feed and
+As a benchmark (`benchmark`) it starts its own slice of the stack with publisher, feed and
 fan-out; as a command it drives an already running stack:
 
     python -m bench.load --publisher http://127.0.0.1:8081 --feed http://127.0.0.1:8082 \\
@@ -268,7 +268,7 @@ async def drive(plan: Plan, processes: int, log: Any = print) -> tuple[list[Resu
     return out_results, seconds
 
 
-async def measure(ctx: Context, quick: bool) -> list[Record]:
+async def benchmark(ctx: Context, quick: bool) -> list[Record]:
     stack = await ctx.stack()
     publisher = await ctx.service("publisher", stack)
     feed = await ctx.service("feed", stack)

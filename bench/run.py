@@ -1,4 +1,4 @@
-"""The benchmark runner: every `bench/<name>.py` exposing `measure` (see bench.harness).
+"""The benchmark runner: every `bench/<name>.py` exposing `benchmark` (bench.harness).
 
 Usage: python -m bench.run [--quick] [--only a,b] [--skip a,b] [--out bench/results]
 
@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
+import inspect
 import os
 import platform
 import subprocess
@@ -39,26 +40,26 @@ QUICK_BUDGET_S = 45.0
 FULL_SUITE_S = 19 * 60.0
 QUICK_SUITE_S = 170.0
 
-Measure = Callable[[Context, bool], Awaitable[list[Record]]]
+Benchmark = Callable[[Context, bool], Awaitable[list[Record]]]
 
 
-def discover(only: set[str], skip: set[str]) -> list[tuple[str, Measure]]:
-    found: list[tuple[str, Measure]] = []
+def discover(only: set[str], skip: set[str]) -> list[tuple[str, Benchmark]]:
+    found: list[tuple[str, Benchmark]] = []
     for path in sorted(BENCH_DIR.glob("*.py")):
         name = path.stem
         if name in NOT_BENCHMARKS or (only and name not in only) or name in skip:
             continue
         module = importlib.import_module(f"bench.{name}")
-        measure = getattr(module, "measure", None)
-        if callable(measure):
-            found.append((name, cast(Measure, measure)))
+        entry = getattr(module, "benchmark", None)
+        if callable(entry) and list(inspect.signature(entry).parameters) == ["ctx", "quick"]:
+            found.append((name, cast(Benchmark, entry)))
         else:
-            print(f"[run] bench/{name}.py has no measure(ctx, quick): not run", flush=True)
+            print(f"[run] bench/{name}.py has no benchmark(ctx, quick): not run", flush=True)
     return found
 
 
 async def run_one(
-    name: str, measure: Measure, quick: bool, log_dir: Path, suite_left_s: float
+    name: str, benchmark: Benchmark, quick: bool, log_dir: Path, suite_left_s: float
 ) -> dict[str, Any]:
     budget = max(5.0, min(QUICK_BUDGET_S if quick else FULL_BUDGET_S, suite_left_s))
     ctx = Context(name=name, quick=quick, budget_s=budget, log_dir=log_dir)
@@ -67,7 +68,7 @@ async def run_one(
     error: str | None = None
     ctx.log(f"start (budget {budget:.0f} s)")
     try:
-        records = await asyncio.wait_for(measure(ctx, quick), timeout=budget)
+        records = await asyncio.wait_for(benchmark(ctx, quick), timeout=budget)
     except TimeoutError:
         error = f"over its budget of {budget:.0f} s, cancelled"
     except Exception as exc:
@@ -117,9 +118,9 @@ async def main(args: argparse.Namespace) -> int:
     print(f"[run] {'quick' if args.quick else 'full'} suite, service logs in {log_dir}", flush=True)
     suite_deadline = time.monotonic() + (QUICK_SUITE_S if args.quick else FULL_SUITE_S)
     runs = []
-    for name, measure in discover(only, skip):
+    for name, benchmark in discover(only, skip):
         left = suite_deadline - time.monotonic()
-        runs.append(await run_one(name, measure, args.quick, log_dir, left))
+        runs.append(await run_one(name, benchmark, args.quick, log_dir, left))
     info["seconds"] = sum(r["seconds"] for r in runs)
     records: list[Record] = [rec for r in runs for rec in r["records"]]
     suite = report.Suite(

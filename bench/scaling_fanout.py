@@ -170,7 +170,7 @@ async def measure_read(conn: asyncpg.Connection, n: int, quick: bool) -> Result:
     )
 
 
-async def measure(ctx: Context, quick: bool) -> list[Record]:
+async def benchmark(ctx: Context, quick: bool) -> list[Record]:
     threshold = FanoutSettings().write_max_followers
     stack = await ctx.stack()
     sizes = QUICK_SIZES if quick else FULL_SIZES

@@ -77,7 +77,7 @@ async def seed(conn: asyncpg.Connection, posts: int) -> None:
     await conn.execute("VACUUM ANALYZE")
 
 
-async def measure(ctx: Context, quick: bool) -> list[Record]:
+async def benchmark(ctx: Context, quick: bool) -> list[Record]:
     posts = 10 if quick else 30
     stack = await ctx.stack()
     conn = await asyncpg.connect(stack.database_url, server_settings={"timezone": "UTC"})

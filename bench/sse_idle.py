@@ -100,7 +100,7 @@ async def open_all(port: int, accounts: list[str]) -> list[Stream]:
     return streams
 
 
-async def measure(ctx: Context, quick: bool) -> list[Record]:
+async def benchmark(ctx: Context, quick: bool) -> list[Record]:
     n = QUICK_STREAMS if quick else FULL_STREAMS
     posts = 2 if quick else 3
     stack = await ctx.stack()
