@@ -17,6 +17,7 @@ help:
 	@echo "make token SUB=<account-id>   a dev JWT the local stack accepts"
 	@echo "make psql       a psql shell on the local database"
 	@echo "make openapi    write docs/openapi/{publisher,feed}.json"
+	@echo "make bench      benchmarks vs their baselines -> bench/results/ (ARGS=--quick: < 3 min)"
 
 bootstrap:
 	@bash deploy/local/bootstrap.sh
@@ -58,3 +59,8 @@ psql: bootstrap
 
 openapi: bootstrap
 	$(PY) -m deploy.openapi docs/openapi
+
+# Benchmarks against the local stack, each on its own database and topic namespace, written
+# to bench/results/<date>.{json,md,png}: the full suite takes < 20 min, ARGS=--quick < 3 min.
+bench: bootstrap
+	$(STACK) with-stack $(PY) -m bench.run $(ARGS)
