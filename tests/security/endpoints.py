@@ -1,0 +1,163 @@
+"""THE authorization spec: every endpoint of both HTTP services by every role → the status
+it must answer. `test_authz_matrix` runs each cell; a coverage test checks the list
+against the routes the running services publish in their OpenAPI, so a new endpoint
+cannot ship without a row here.
+
+Rules encoded (DESIGN.md "Public API", publisher `api/deps.py`):
+- publisher: no token → 401; not an admin of the channel (plain account, follower, admin
+  of another channel) → 404, exactly like a channel that does not exist; owner-only
+  actions (settings, delete channel, add/remove admins) → 403 to an admin;
+- feed: public reads (directory, card, history, media) → 200 to anyone; account actions
+  → 401 without a token; follower-only actions (mute/alerts, read marker) → 404
+  `not-following` to anyone who does not follow;
+- ops endpoints answer everyone (they carry no per-user data; see the canary test).
+
+Path placeholders are filled per cell by `resolve` — `{fresh_*}` ones create a new
+resource first, so destructive cells never disturb the others.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from tests.security.world import ROLES, Role, World, new_account
+
+Service = Literal["publisher", "feed"]
+Body = Callable[[World], Any]
+
+# Shorthands, in ROLES order: anonymous, account, follower, other_admin, admin, owner.
+ADMIN_ONLY = (401, 404, 404, 404, 200, 200)
+ANY_ACCOUNT = (401, 200, 200, 200, 200, 200)
+ANYONE = (200, 200, 200, 200, 200, 200)
+FOLLOWER_ONLY = (401, 404, 200, 404, 404, 404)
+
+
+def _owner_only(status: int) -> tuple[int, ...]:
+    return (401, 404, 404, 404, 403, status)
+
+
+def _admins(status: int) -> tuple[int, ...]:
+    return (401, 404, 404, 404, status, status)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    name: str
+    service: Service
+    method: str
+    route: str  # the OpenAPI path template
+    path: str  # the concrete path, placeholders filled by `resolve`
+    expected: tuple[int, ...]  # per ROLES
+    body: Body | None = None
+    upload: bool = False
+    stream: bool = False
+
+    def status_for(self, role: Role) -> int:
+        return self.expected[ROLES.index(role)]
+
+
+def _channel_body(_: World) -> Any:
+    from tests.integration.publisher.conftest import channel_body
+
+    return channel_body()
+
+
+C = "/v1/channels/{channel_id}"
+# fmt: off
+ENDPOINTS: tuple[Endpoint, ...] = (
+    # ------------------------------------------------------------------ publisher
+    Endpoint("create channel", "publisher", "POST", "/v1/channels", "/v1/channels",
+             (401, 201, 201, 201, 201, 201), body=_channel_body),
+    Endpoint("admin view", "publisher", "GET", C, "/v1/channels/{channel}", ADMIN_ONLY),
+    Endpoint("edit channel", "publisher", "PATCH", C, "/v1/channels/{channel}", ADMIN_ONLY,
+             body=lambda w: {"name": "Renamed"}),
+    Endpoint("edit settings", "publisher", "PATCH", C, "/v1/channels/{channel}", _owner_only(200),
+             body=lambda w: {"settings": {"reactions": "all"}}),
+    Endpoint("delete channel", "publisher", "DELETE", C, "/v1/channels/{fresh_channel}",
+             _owner_only(204)),
+    Endpoint("add admin", "publisher", "PUT", C + "/admins/{account_id}",
+             "/v1/channels/{channel}/admins/{new_account}", _owner_only(201)),
+    Endpoint("remove admin", "publisher", "DELETE", C + "/admins/{account_id}",
+             "/v1/channels/{channel}/admins/{fresh_admin}", _owner_only(204)),
+    Endpoint("upload media", "publisher", "POST", C + "/media", "/v1/channels/{channel}/media",
+             _admins(201), upload=True),
+    Endpoint("publish", "publisher", "POST", C + "/posts", "/v1/channels/{channel}/posts",
+             _admins(202), body=lambda w: {"type": "text", "text": "hello"}),
+    Endpoint("post status", "publisher", "GET", C + "/posts/{post_id}",
+             "/v1/channels/{channel}/posts/{photo_post}", ADMIN_ONLY),
+    Endpoint("edit post", "publisher", "PATCH", C + "/posts/{post_id}",
+             "/v1/channels/{channel}/posts/{photo_post}", _admins(202),
+             body=lambda w: {"caption": "edited"}),
+    Endpoint("delete post", "publisher", "DELETE", C + "/posts/{post_id}",
+             "/v1/channels/{channel}/posts/{fresh_post}", _admins(202)),
+    Endpoint("insights", "publisher", "GET", C + "/insights", "/v1/channels/{channel}/insights",
+             ADMIN_ONLY),
+    Endpoint("publisher healthz", "publisher", "GET", "/healthz", "/healthz", ANYONE),
+    Endpoint("publisher readyz", "publisher", "GET", "/readyz", "/readyz", ANYONE),
+    Endpoint("publisher metrics", "publisher", "GET", "/metrics", "/metrics", ANYONE),
+    # ------------------------------------------------------------------ feed
+    Endpoint("directory", "feed", "GET", "/v1/directory", "/v1/directory", ANYONE),
+    Endpoint("card by id", "feed", "GET", "/v1/channels/{id_or_handle}",
+             "/v1/channels/{channel}", ANYONE),
+    Endpoint("card by handle", "feed", "GET", "/v1/channels/{id_or_handle}",
+             "/v1/channels/{handle}", ANYONE),
+    Endpoint("history", "feed", "GET", C + "/posts", "/v1/channels/{channel}/posts", ANYONE),
+    Endpoint("follow", "feed", "PUT", C + "/follow", "/v1/channels/{channel}/follow", ANY_ACCOUNT),
+    Endpoint("unfollow", "feed", "DELETE", C + "/follow", "/v1/channels/{channel}/follow",
+             (401, 204, 204, 204, 204, 204)),
+    Endpoint("mute", "feed", "PATCH", C + "/follow", "/v1/channels/{channel}/follow",
+             FOLLOWER_ONLY, body=lambda w: {"muted": True}),
+    Endpoint("read marker", "feed", "POST", C + "/read", "/v1/channels/{channel}/read",
+             FOLLOWER_ONLY, body=lambda w: {"seq": 1}),
+    Endpoint("my follows", "feed", "GET", "/v1/me/follows", "/v1/me/follows", ANY_ACCOUNT),
+    Endpoint("updates", "feed", "GET", "/v1/updates", "/v1/updates", ANY_ACCOUNT),
+    Endpoint("timeline", "feed", "GET", "/v1/timeline", "/v1/timeline", ANY_ACCOUNT),
+    Endpoint("react", "feed", "PUT", "/v1/posts/{post_id}/reaction",
+             "/v1/posts/{photo_post}/reaction", ANY_ACCOUNT, body=lambda w: {"emoji": "👍"}),
+    Endpoint("unreact", "feed", "DELETE", "/v1/posts/{post_id}/reaction",
+             "/v1/posts/{photo_post}/reaction", ANY_ACCOUNT),
+    Endpoint("vote", "feed", "PUT", "/v1/posts/{post_id}/vote", "/v1/posts/{poll_post}/vote",
+             ANY_ACCOUNT, body=lambda w: {"options": [0]}),
+    Endpoint("retract vote", "feed", "DELETE", "/v1/posts/{post_id}/vote",
+             "/v1/posts/{poll_post}/vote", ANY_ACCOUNT),
+    Endpoint("views", "feed", "POST", "/v1/views", "/v1/views",
+             (401, 202, 202, 202, 202, 202), body=lambda w: {"post_ids": [w.photo_post_id]}),
+    Endpoint("stream", "feed", "GET", "/v1/stream", "/v1/stream", ANY_ACCOUNT, stream=True),
+    Endpoint("media", "feed", "GET", "/v1/media/{media_id}", "/v1/media/{media}", ANYONE),
+    Endpoint("feed healthz", "feed", "GET", "/healthz", "/healthz", ANYONE),
+    Endpoint("feed readyz", "feed", "GET", "/readyz", "/readyz", ANYONE),
+    Endpoint("feed metrics", "feed", "GET", "/metrics", "/metrics", ANYONE),
+)
+# fmt: on
+
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
+async def resolve(template: str, world: World) -> str:
+    """Fill the placeholders of a concrete path; `fresh_*` create their resource now."""
+    values: dict[str, str] = {}
+    for name in _PLACEHOLDER.findall(template):
+        if name == "channel":
+            values[name] = world.channel_id
+        elif name == "handle":
+            values[name] = world.handle
+        elif name == "photo_post":
+            values[name] = world.photo_post_id
+        elif name == "poll_post":
+            values[name] = world.poll_post_id
+        elif name == "media":
+            values[name] = world.media_id
+        elif name == "new_account":
+            values[name] = new_account("new")
+        elif name == "fresh_channel":
+            values[name] = await world.fresh_channel()
+        elif name == "fresh_post":
+            values[name] = await world.fresh_post()
+        elif name == "fresh_admin":
+            values[name] = await world.fresh_admin()
+        else:
+            raise KeyError(name)
+    return template.format(**values)
