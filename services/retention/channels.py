@@ -7,9 +7,10 @@ are left in reactions, poll_votes, post_counters, post_views, follows, channel_s
 channel_follower_days and post_requests, each in bounded batches. Its media rows and
 files go in the media step (media.py), which treats a deleted channel's media as expired.
 
-The channel row itself stays: it is the publisher's tombstone (its handle is already free
-for reuse). Every batch is its own transaction and repeating any of them is a no-op, so a
-kill anywhere is finished by the next run; the channel is marked purged only at the end.
+The channel row itself stays as the publisher's tombstone (its handle is already free for
+reuse), blanked of its name, description and avatar. Every batch is its own transaction
+and repeating any of them is a no-op, so a kill anywhere is finished by the next run; the
+channel is marked purged only at the end.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import asyncpg
 
 from services.retention.batches import in_transaction
 from services.retention.posts import delete_posts, refs
+from shared.db.timing import timed
 from shared.metrics.retention import POSTS_EXPIRED
 
 log = logging.getLogger(__name__)
@@ -38,6 +40,7 @@ CHANNEL_ROWS: tuple[tuple[str, str], ...] = (
     ("follows", "account_id, channel_id"),
     ("channel_follower_days", "channel_id, day"),
     ("post_requests", "channel_id, idempotency_key"),
+    ("accepted_posts", "channel_id, post_id"),
     ("channel_stats", "channel_id"),
 )
 
@@ -85,6 +88,12 @@ async def purge_channel(pool: asyncpg.Pool, channel_id: UUID, now: datetime, bat
             status = await pool.execute(sql, channel_id, batch)
             if int(status.split()[-1]) == 0:
                 break
+    # The tombstone keeps only what the handle check needs: the channel's own words go.
+    await pool.execute(
+        """UPDATE channels SET name = 'deleted channel', description = '', avatar_media_id = NULL
+           WHERE channel_id = $1 AND status = 'deleted'""",
+        channel_id,
+    )
     await pool.execute(
         """INSERT INTO retention_purged_channels (channel_id, purged_at) VALUES ($1, $2)
            ON CONFLICT (channel_id) DO NOTHING""",
@@ -94,6 +103,7 @@ async def purge_channel(pool: asyncpg.Pool, channel_id: UUID, now: datetime, bat
     return posts
 
 
+@timed("retention", "purge_channels")
 async def purge_deleted_channels(pool: asyncpg.Pool, now: datetime, batch: int) -> int:
     """Purge every deleted channel that still needs it; return posts deleted."""
     async with pool.acquire() as conn:
