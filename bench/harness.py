@@ -20,6 +20,9 @@ import asyncio
 import contextlib
 import math
 import operator
+import signal
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
@@ -27,7 +30,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from tests.support.processes import ServiceProcess
+from tests.support.processes import ROOT, ServiceProcess
 from tests.support.stack import StackSlice, create_test_stack, destroy_test_stack
 
 # The percentiles every latency figure reports.
@@ -229,6 +232,48 @@ async def timed(
     return took
 
 
+class ProfiledService(ServiceProcess):
+    """A service process run under pyinstrument: its text profile (application frames,
+    library frames folded) is written to `profile_path` when it stops cleanly."""
+
+    def __init__(self, name: str, env: dict[str, str], log_dir: Path, profile_path: Path):
+        super().__init__(name, env, log_dir)
+        self.profile_path = profile_path
+
+    def spawn(self) -> None:
+        log_file = self.log_path.open("ab")
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "pyinstrument",
+                "-r",
+                "text",
+                "--no-color",
+                "-i",
+                "0.002",
+                "-o",
+                str(self.profile_path),
+                "-m",
+                f"services.{self.name}",
+            ],
+            env=self.env,
+            cwd=ROOT,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+
+    def stop(self, timeout_s: float = 15.0) -> None:
+        # uvicorn re-raises SIGTERM after its shutdown, which would end the process before
+        # pyinstrument writes; SIGINT arrives as KeyboardInterrupt, which pyinstrument
+        # catches and then writes the profile.
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(timeout=timeout_s)
+        super().stop(timeout_s)
+
+
 @dataclass
 class Context:
     """What the runner hands a benchmark: its budget, a log, a stack slice on demand."""
@@ -237,6 +282,7 @@ class Context:
     quick: bool
     budget_s: float
     log_dir: Path
+    profile_dir: Path | None = None  # when set, services run under pyinstrument
     started: float = field(default_factory=time.monotonic)
     _stacks: list[StackSlice] = field(default_factory=list)
     _services: list[ServiceProcess] = field(default_factory=list)
@@ -263,7 +309,13 @@ class Context:
             "HERALD_LOG_LEVEL": "WARNING",
             **env,
         }
-        process = ServiceProcess(name, stack.env(**env), self.log_dir)
+        process = (
+            ServiceProcess(name, stack.env(**env), self.log_dir)
+            if self.profile_dir is None
+            else ProfiledService(
+                name, stack.env(**env), self.log_dir, self.profile_dir / f"{self.name}-{name}.txt"
+            )
+        )
         self._services.append(process)
         await process.start()
         return process

@@ -59,10 +59,15 @@ def discover(only: set[str], skip: set[str]) -> list[tuple[str, Benchmark]]:
 
 
 async def run_one(
-    name: str, benchmark: Benchmark, quick: bool, log_dir: Path, suite_left_s: float
+    name: str,
+    benchmark: Benchmark,
+    quick: bool,
+    log_dir: Path,
+    suite_left_s: float,
+    profile_dir: Path | None = None,
 ) -> dict[str, Any]:
     budget = max(5.0, min(QUICK_BUDGET_S if quick else FULL_BUDGET_S, suite_left_s))
-    ctx = Context(name=name, quick=quick, budget_s=budget, log_dir=log_dir)
+    ctx = Context(name, quick, budget, log_dir, profile_dir)
     started = time.monotonic()
     records: list[Record] = []
     error: str | None = None
@@ -113,6 +118,9 @@ async def main(args: argparse.Namespace) -> int:
     only = set(filter(None, args.only.split(",")))
     skip = set(filter(None, args.skip.split(",")))
     log_dir = Path(tempfile.mkdtemp(prefix="herald-bench-logs-"))
+    profile_dir = Path(args.profile) if args.profile else None
+    if profile_dir is not None:
+        profile_dir.mkdir(parents=True, exist_ok=True)
     info = machine()
     began = datetime.now(UTC)
     print(f"[run] {'quick' if args.quick else 'full'} suite, service logs in {log_dir}", flush=True)
@@ -120,7 +128,7 @@ async def main(args: argparse.Namespace) -> int:
     runs = []
     for name, benchmark in discover(only, skip):
         left = suite_deadline - time.monotonic()
-        runs.append(await run_one(name, benchmark, args.quick, log_dir, left))
+        runs.append(await run_one(name, benchmark, args.quick, log_dir, left, profile_dir))
     info["seconds"] = sum(r["seconds"] for r in runs)
     records: list[Record] = [rec for r in runs for rec in r["records"]]
     suite = report.Suite(
@@ -144,6 +152,9 @@ def cli() -> None:
     parser.add_argument("--only", default="", help="comma-separated benchmark names")
     parser.add_argument("--skip", default="", help="comma-separated benchmark names")
     parser.add_argument("--out", default=str(BENCH_DIR / "results"))
+    parser.add_argument(
+        "--profile", default="", help="run services under pyinstrument, profiles to this dir"
+    )
     sys.exit(asyncio.run(main(parser.parse_args())))
 
 
