@@ -1,0 +1,201 @@
+"""Privacy canaries: followers with unique marker ids follow, react, vote, view, mute,
+mark read and make mistakes; then everything an admin, another account or an operator
+can see is crawled — publisher admin views, insights and post status, the feed's
+directory, card, history, timeline, updates, media and error bodies, another account's
+SSE stream (live and replayed), the log files and /metrics of all four services. No
+marker may appear anywhere except in a canary's own answers, and there only its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+
+from tests.integration.feed.builder import eventually
+from tests.integration.feed.sse import SseEvent, SseReader
+from tests.security.world import World, build_world, expect
+from tests.support.processes import ServiceProcess
+from tests.support.stack import StackSlice
+from tests.support.tokens import auth
+
+CANARIES = 3
+
+
+@dataclass
+class Crawl:
+    """Where markers were looked for, and how much was looked at."""
+
+    markers: list[str]
+    counts: dict[str, int] = field(default_factory=dict)
+    bytes: dict[str, int] = field(default_factory=dict)
+    leaks: list[str] = field(default_factory=list)
+
+    def check(self, where: str, text: str, allowed: str | None = None) -> None:
+        kind = where.split(":")[0]
+        self.counts[kind] = self.counts.get(kind, 0) + 1
+        self.bytes[kind] = self.bytes.get(kind, 0) + len(text)
+        for marker in self.markers:
+            if marker != allowed and marker in text:
+                self.leaks.append(f"{marker} in {where}: …{_around(text, marker)}…")
+
+
+def _around(text: str, marker: str) -> str:
+    at = text.index(marker)
+    return text[max(0, at - 80) : at + len(marker) + 40]
+
+
+@pytest.fixture(scope="module")
+async def retention(stack: StackSlice, service_logs: Path) -> AsyncIterator[ServiceProcess]:
+    process = ServiceProcess("retention", stack.env(HERALD_RETENTION_INTERVAL_S="1"), service_logs)
+    await process.start()
+    yield process
+    process.stop()
+
+
+async def _canary_activity(world: World, fd: httpx.AsyncClient, canary: str, i: int) -> None:
+    me = auth(canary)
+    c = f"/v1/channels/{world.channel_id}"
+    expect(await fd.put(f"{c}/follow", headers=me), 200)
+    expect(await fd.patch(f"{c}/follow", json={"muted": i % 2 == 0}, headers=me), 200)
+    expect(await fd.post(f"{c}/read", json={"seq": 1}, headers=me), 200)
+    emoji = ["👍", "❤️"][i % 2]
+    reaction = f"/v1/posts/{world.photo_post_id}/reaction"
+    expect(await fd.put(reaction, json={"emoji": emoji}, headers=me), 200)
+    expect(
+        await fd.put(f"/v1/posts/{world.poll_post_id}/vote", json={"options": [i]}, headers=me), 200
+    )
+    views = {"post_ids": [world.photo_post_id, world.poll_post_id]}
+    expect(await fd.post("/v1/views", json=views, headers=me), 202)
+    # Mistakes, whose error bodies and log lines are crawled too.
+    assert (await fd.put(reaction, json={"emoji": "🦄"}, headers=me)).status_code == 422
+    bad_vote = await fd.put(
+        f"/v1/posts/{world.poll_post_id}/vote", json={"options": [9]}, headers=me
+    )
+    assert bad_vote.status_code == 422
+    assert (
+        await fd.put(f"/v1/posts/{uuid.uuid4()}/reaction", json={"emoji": "👍"}, headers=me)
+    ).status_code == 404
+    assert (
+        await fd.post(f"/v1/channels/{world.other_channel_id}/read", json={"seq": 1}, headers=me)
+    ).status_code == 404
+
+
+async def test_no_canary_leaks_anywhere(
+    pub: httpx.AsyncClient,
+    fd: httpx.AsyncClient,
+    publisher: ServiceProcess,
+    feed: ServiceProcess,
+    fanout: ServiceProcess,
+    retention: ServiceProcess,
+    db: asyncpg.Pool,
+) -> None:
+    world = await build_world(pub, fd, tag="priv")
+    canaries = [f"canary-{uuid.uuid4().hex}" for _ in range(CANARIES)]
+    crawl = Crawl(canaries)
+    observer = auth(f"observer-{uuid.uuid4().hex[:8]}")
+    c = f"/v1/channels/{world.channel_id}"
+    expect(await fd.put(f"{c}/follow", headers=observer), 200)
+
+    async with SseReader(fd, observer) as live:
+        for i, canary in enumerate(canaries):
+            await _canary_activity(world, fd, canary, i)
+
+        async def counted() -> bool:
+            page = (await fd.get(f"{c}/posts")).json()["items"]
+            by_id = {p["post_id"]: p["counters"] for p in page}
+            photo, poll = by_id[world.photo_post_id], by_id[world.poll_post_id]
+            return bool(
+                sum(photo["reactions"].values()) == CANARIES
+                and sum(poll["votes"].values()) == CANARIES
+            )
+
+        await eventually(counted, what="canary reactions and votes counted")
+        # A counters event reached the observer's live stream; collect what else came.
+        seen = [await live.next(lambda e: e.event == "counters")]
+        seen += _drain(live)
+    async with SseReader(
+        fd, {**observer, "Last-Event-ID": "0000000000000000-" + "0" * 32}
+    ) as replay:
+        seen += [await replay.next() for _ in range(2)]
+    for event in seen:
+        crawl.check(f"sse:{event.event}", f"{event.id} {event.event} {event.data}")
+
+    # Publisher: everything an admin sees.
+    owner = auth(world.owner)
+    admin_paths = [
+        c,
+        f"{c}/insights",
+        f"{c}/posts/{world.photo_post_id}",
+        f"{c}/posts/{world.poll_post_id}",
+        f"{c}/posts/{uuid.uuid4()}",
+        f"/v1/channels/{uuid.uuid4()}",
+    ]
+    for path in admin_paths:
+        crawl.check(f"publisher:{path}", (await pub.get(path, headers=owner)).text)
+    insights = (await pub.get(f"{c}/insights", headers=owner)).json()
+    assert insights["followers"] >= 1  # numbers, not names
+
+    # Feed: what the public and another account see, errors included.
+    feed_paths = [
+        "/v1/directory",
+        "/v1/directory?q=Security&sort=new",
+        f"/v1/channels/{world.handle}",
+        c,
+        f"{c}/posts",
+        f"/v1/media/{world.media_id}",
+        "/v1/timeline",
+        "/v1/updates",
+        "/v1/me/follows",
+        f"/v1/channels/{uuid.uuid4()}/posts",
+        "/v1/directory?cursor=garbage",
+        f"{c}/posts?limit=1000",
+    ]
+    for headers in ({}, observer):
+        for path in feed_paths:
+            response = await fd.get(path, headers=headers)
+            crawl.check(
+                f"feed:{path}", response.text if path.find("/media/") < 0 else str(response.headers)
+            )
+
+    # Each canary's own answers: its own state, nobody else's.
+    for i, canary in enumerate(canaries):
+        me = auth(canary)
+        for path in (f"{c}/posts", "/v1/me/follows", "/v1/updates", "/v1/timeline", c):
+            crawl.check(f"own:{path}", (await fd.get(path, headers=me)).text, allowed=canary)
+        mine = {p["post_id"]: p for p in (await fd.get(f"{c}/posts", headers=me)).json()["items"]}
+        assert mine[world.poll_post_id]["my_vote"] == [i]
+
+    # Operators: logs and metrics of all four services.
+    async with httpx.AsyncClient(timeout=10) as http:
+        for process in (publisher, feed, fanout, retention):
+            metrics = await http.get(f"{process.base_url}/metrics")
+            assert metrics.status_code == 200
+            crawl.check(f"metrics:{process.name}", metrics.text)
+    await asyncio.sleep(0.5)  # let buffered log lines reach their files
+    for process in (publisher, feed, fanout, retention):
+        crawl.check(f"logs:{process.name}", process.log_text())
+
+    # The markers are real: the canaries' rows exist, so the crawl had something to find.
+    stored = await db.fetchval(
+        "SELECT count(*) FROM follows WHERE account_id = ANY($1::text[])", canaries
+    )
+    assert stored == CANARIES
+    print(
+        "\ncanary crawl (documents, bytes):",
+        {k: (crawl.counts[k], crawl.bytes[k]) for k in sorted(crawl.counts)},
+    )
+    assert crawl.leaks == []
+
+
+def _drain(reader: SseReader) -> list[SseEvent]:
+    out: list[SseEvent] = []
+    while not reader.events.empty():
+        out.append(reader.events.get_nowait())
+    return out
