@@ -18,7 +18,6 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
-import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
@@ -30,25 +29,12 @@ from services.publisher.media.upload import MAX_BODY_BYTES
 from services.publisher.publishing import Publisher
 from shared.http.app import create_http_app
 from shared.http.ops import Readiness
-from shared.http.problems import problem_response
-from shared.kafka import KafkaUnavailable
 from shared.media import LocalMediaStore
 from shared.metrics.publisher import POSTS_REJECTED
 from shared.runtime import VERSION, Dependencies
 
 SERVICE = "publisher"
 log = logging.getLogger(__name__)
-
-# What "Postgres is unreachable" looks like from asyncpg: refused or dropped connections,
-# a server shutting down, or a pool that could not hand out a connection in time.
-DATABASE_DOWN: tuple[type[Exception], ...] = (
-    OSError,
-    TimeoutError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.AdminShutdownError,
-)
 
 
 def body_limit(settings: PublisherSettings) -> Callable[[Scope], int]:
@@ -64,27 +50,6 @@ def body_limit(settings: PublisherSettings) -> Callable[[Scope], int]:
 
 
 def _install_error_handlers(app: FastAPI) -> None:
-    async def database_down(_: Request, exc: Exception) -> Response:
-        log.warning("database unavailable", extra={"error": type(exc).__name__})
-        return problem_response(
-            503,
-            "the database is unavailable; retry shortly",
-            type_="database-unavailable",
-            headers={"Retry-After": "1"},
-        )
-
-    async def broker_down(_: Request, exc: Exception) -> Response:
-        return problem_response(
-            503,
-            "the message broker did not acknowledge in time; retry",
-            type_="broker-unavailable",
-            headers={"Retry-After": "1"},
-        )
-
-    for exc_type in DATABASE_DOWN:
-        app.add_exception_handler(exc_type, database_down)
-    app.add_exception_handler(KafkaUnavailable, broker_down)
-
     # Count publish requests refused by validation, then answer as the shared handler does.
     shared_handler = app.exception_handlers[RequestValidationError]
 

@@ -10,10 +10,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from shared.kafka import KafkaUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +36,18 @@ _TITLES = {
     500: "Internal Server Error",
     503: "Service Unavailable",
 }
+
+
+# What "Postgres is unreachable" looks like from asyncpg: refused or dropped connections,
+# a server shutting down, or a pool that could not hand out a connection in time.
+DATABASE_DOWN: tuple[type[Exception], ...] = (
+    ConnectionError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.AdminShutdownError,
+)
 
 
 class Problem(Exception):
@@ -98,6 +113,29 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         return problem_response(exc.status_code, str(exc.detail), headers=dict(exc.headers or {}))
+
+    async def _database_down(_: Request, exc: Exception) -> JSONResponse:
+        log.warning("database unavailable", extra={"error": type(exc).__name__})
+        return problem_response(
+            503,
+            "the database is unavailable; retry shortly",
+            type_="database-unavailable",
+            headers={"Retry-After": "1"},
+        )
+
+    async def _broker_down(_: Request, exc: Exception) -> JSONResponse:
+        log.warning("broker unavailable", extra={"error": str(exc)})
+        return problem_response(
+            503,
+            "the message broker did not acknowledge in time; retry",
+            type_="broker-unavailable",
+            headers={"Retry-After": "1"},
+        )
+
+    # A dependency that is down is the caller's cue to retry, never a 500.
+    for exc_type in DATABASE_DOWN:
+        app.add_exception_handler(exc_type, _database_down)
+    app.add_exception_handler(KafkaUnavailable, _broker_down)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
