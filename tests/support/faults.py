@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from urllib.parse import urlsplit, urlunsplit
 
 from tests.support.processes import free_port
 
@@ -60,3 +61,12 @@ class TcpProxy:
             with contextlib.suppress(Exception):
                 dst.close()
             self._writers.discard(dst)
+
+
+async def postgres_proxy(database_url: str) -> tuple[TcpProxy, str]:
+    """A started proxy in front of the Postgres of `database_url`, and the same URL routed
+    through it: give the URL to one service, then `cut()`/`restore()` its database."""
+    parts = urlsplit(database_url)
+    proxy = await TcpProxy(parts.hostname or "127.0.0.1", parts.port or 5432).start()
+    netloc = f"{parts.username}@127.0.0.1:{proxy.port}"
+    return proxy, urlunsplit(parts._replace(netloc=netloc))

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import base64
 from collections.abc import Callable
-from urllib.parse import urlsplit, urlunsplit
 from uuid import UUID
 
 import asyncpg
@@ -22,7 +21,7 @@ from tests.integration.fanout.helpers import (
     send,
     wait_for,
 )
-from tests.support.faults import TcpProxy
+from tests.support.faults import postgres_proxy
 from tests.support.stack import StackSlice
 
 
@@ -135,9 +134,7 @@ async def test_postgres_outage_is_waited_out_and_loses_nothing(
     make_fanout: Callable[..., Fanout],
     producer: AIOKafkaProducer,
 ) -> None:
-    target = urlsplit(stack.database_url)
-    proxy = await TcpProxy(target.hostname or "127.0.0.1", target.port or 5432).start()
-    via_proxy = urlunsplit(target._replace(netloc=f"{target.username}@127.0.0.1:{proxy.port}"))
+    proxy, via_proxy = await postgres_proxy(stack.database_url)
     fanout = make_fanout(HERALD_DATABASE_URL=via_proxy)
     await fanout.process.start()
     topic = fanout.topic(POSTS.name)

@@ -6,13 +6,12 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.support.faults import TcpProxy
+from tests.support.faults import postgres_proxy
 from tests.support.processes import ServiceProcess
 from tests.support.stack import StackSlice
 
@@ -36,9 +35,7 @@ async def _status_until(url: str, wanted: int, timeout_s: float = 30) -> int:
 async def test_service_is_ready_and_then_not_when_postgres_is_unreachable(
     name: str, stack: StackSlice, spawn_service: Callable[..., ServiceProcess]
 ) -> None:
-    parts = urlsplit(stack.database_url)
-    proxy = await TcpProxy(parts.hostname or "127.0.0.1", parts.port or 5432).start()
-    via_proxy = urlunsplit(parts._replace(netloc=f"{parts.username}@127.0.0.1:{proxy.port}"))
+    proxy, via_proxy = await postgres_proxy(stack.database_url)
     service = await spawn_service(name, HERALD_DATABASE_URL=via_proxy).start()
     try:
         async with httpx.AsyncClient(base_url=service.base_url, timeout=5) as client:

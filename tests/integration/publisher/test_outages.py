@@ -4,12 +4,11 @@ recovers by itself when it is back."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
 from tests.integration.publisher.conftest import channel_body
-from tests.support.faults import TcpProxy
+from tests.support.faults import postgres_proxy
 from tests.support.processes import ServiceProcess
 from tests.support.stack import StackSlice
 from tests.support.tokens import auth
@@ -18,9 +17,7 @@ from tests.support.tokens import auth
 async def test_postgres_down_is_a_503(
     stack: StackSlice, spawn_service: Callable[..., ServiceProcess]
 ) -> None:
-    parts = urlsplit(stack.database_url)
-    proxy = await TcpProxy(parts.hostname or "127.0.0.1", parts.port or 5432).start()
-    via_proxy = urlunsplit(parts._replace(netloc=f"{parts.username}@127.0.0.1:{proxy.port}"))
+    proxy, via_proxy = await postgres_proxy(stack.database_url)
     service = await spawn_service("publisher", HERALD_DATABASE_URL=via_proxy).start()
     try:
         async with httpx.AsyncClient(base_url=service.base_url, timeout=30) as http:
