@@ -19,6 +19,7 @@ import asyncpg
 from services.retention.batches import in_transaction
 from services.retention.partitions import LONGEST_RETENTION_DAYS
 from services.retention.posts import delete_posts, refs
+from shared.db.timing import timed
 from shared.metrics.retention import POSTS_EXPIRED
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,7 @@ LIMIT $2
 """
 
 
+@timed("retention", "expire_posts")
 async def expire_short_retention_posts(pool: asyncpg.Pool, now: datetime, batch_size: int) -> int:
     """Delete every expired post of a shorter-retention channel; return how many."""
 

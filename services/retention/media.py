@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 import asyncpg
 
 from services.retention.batches import in_transaction
+from shared.db.timing import timed
 from shared.media import MediaStore
 from shared.metrics.retention import MEDIA_EXPIRED, MEDIA_FILES_DELETED
 
@@ -128,6 +129,7 @@ async def collect_garbage(pool: asyncpg.Pool, store: MediaStore, batch: int) -> 
         )
 
 
+@timed("retention", "expire_media")
 async def expire_media(pool: asyncpg.Pool, store: MediaStore, now: datetime, batch: int) -> int:
     rows = await expire_media_rows(pool, now, batch)
     files = await collect_garbage(pool, store, batch)

@@ -42,6 +42,7 @@ import asyncpg
 
 from services.retention.posts import uuid7_floor
 from services.retention.trims import record_trims
+from shared.db.timing import timed
 from shared.metrics.retention import PARTITIONS_CREATED, PARTITIONS_DROPPED
 
 log = logging.getLogger(__name__)
@@ -103,6 +104,7 @@ async def list_partitions(conn: asyncpg.Connection) -> list[DayPartition]:
     return sorted(found, key=lambda p: (p.day, p.table))
 
 
+@timed("retention", "create_partitions")
 async def create_ahead(pool: asyncpg.Pool, now: datetime, days_ahead: int) -> int:
     today = now.astimezone(UTC).date()
     created = 0
@@ -203,6 +205,7 @@ async def drop_partition(
     log.info("partition dropped", extra={"partition": name})
 
 
+@timed("retention", "drop_partitions")
 async def drop_expired(
     pool: asyncpg.Pool, now: datetime, batch: int, detach_timeout_s: float
 ) -> list[str]:

@@ -16,6 +16,7 @@ from uuid import UUID
 import asyncpg
 
 from services.feed.models import DirectorySort
+from shared.db.timing import timed
 
 # At most this many words of a query take part: enough for a name, bounded work.
 MAX_QUERY_TERMS = 8
@@ -79,6 +80,7 @@ LIMIT $4
 """
 
 
+@timed("feed", "directory")
 async def directory(
     conn: asyncpg.Connection,
     *,

@@ -12,6 +12,8 @@ from uuid import UUID
 
 import asyncpg
 
+from shared.db.timing import timed
+
 FOLLOW_COLUMNS = "channel_id, active, muted, alerts, last_read_seq, followed_at"
 
 # /updates counts unread posts up to this many: a badge says "999+", not an exact count,
@@ -25,6 +27,7 @@ class FollowLimitReached(Exception):
     pass
 
 
+@timed("feed", "follow")
 async def follow(
     conn: asyncpg.Connection, account_id: str, channel_id: UUID, max_follows: int
 ) -> asyncpg.Record | None:
@@ -114,6 +117,7 @@ async def mark_read(
     return row
 
 
+@timed("feed", "my_follows")
 async def my_follows(
     conn: asyncpg.Connection,
     account_id: str,
@@ -175,6 +179,7 @@ LIMIT $5
 """
 
 
+@timed("feed", "updates")
 async def updates(
     conn: asyncpg.Connection,
     account_id: str,

@@ -14,6 +14,8 @@ from uuid import UUID
 
 import asyncpg
 
+from shared.db.timing import timed
+
 VISIBLE = "p.status = 'published' AND p.expires_at > now()"
 
 
@@ -94,6 +96,7 @@ LIMIT $4
 """
 
 
+@timed("feed", "channel_history")
 async def channel_history(
     conn: asyncpg.Connection,
     channel_id: UUID,
@@ -109,6 +112,7 @@ async def channel_history(
     return rows
 
 
+@timed("feed", "timeline")
 async def timeline(
     conn: asyncpg.Connection,
     account_id: str,

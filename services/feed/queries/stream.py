@@ -9,6 +9,7 @@ from uuid import UUID
 import asyncpg
 
 from services.feed.live.ids import EventId
+from shared.db.timing import timed
 
 POST_STATE_COLUMNS = """
     p.channel_id, p.post_id, p.seq, p.status, p.body, p.created_at, p.edited_at,
@@ -16,6 +17,7 @@ POST_STATE_COLUMNS = """
 """
 
 
+@timed("feed", "stream_start")
 async def stream_start(conn: asyncpg.Connection, account_id: str) -> tuple[datetime, list[UUID]]:
     """The database time (the position of a fresh stream) and the followed channels."""
     row = await conn.fetchrow(
@@ -29,6 +31,7 @@ async def stream_start(conn: asyncpg.Connection, account_id: str) -> tuple[datet
     return row["now"], list(row["ids"])
 
 
+@timed("feed", "live_post_states")
 async def post_states(
     conn: asyncpg.Connection, keys: list[tuple[UUID, UUID]]
 ) -> list[asyncpg.Record]:
@@ -46,6 +49,7 @@ async def post_states(
     return rows
 
 
+@timed("feed", "sse_replay")
 async def replay(
     conn: asyncpg.Connection, account_id: str, since: EventId, limit: int
 ) -> list[asyncpg.Record]:

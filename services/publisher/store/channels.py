@@ -14,6 +14,7 @@ from uuid import UUID
 import asyncpg
 
 from services.publisher.models import ChannelCreate, ChannelSettings
+from shared.db.timing import timed
 
 # Admins besides the owner (DESIGN.md).
 MAX_ADMINS = 16
@@ -37,6 +38,7 @@ class Access:
         return self.role == "owner"
 
 
+@timed("publisher", "channel_access")
 async def access_of(pool: asyncpg.Pool, channel_id: UUID, account_id: str) -> Access | None:
     row = await pool.fetchrow(
         """
@@ -52,6 +54,7 @@ async def access_of(pool: asyncpg.Pool, channel_id: UUID, account_id: str) -> Ac
     return Access(channel_id, account_id, row["role"], row["retention_days"])
 
 
+@timed("publisher", "create_channel")
 async def create_channel(
     pool: asyncpg.Pool, channel_id: UUID, owner_id: str, body: ChannelCreate
 ) -> None:

@@ -14,9 +14,11 @@ from uuid import UUID
 import asyncpg
 
 from services.publisher.media.inspect import Inspected
+from shared.db.timing import timed
 from shared.events.content import MediaKind, MediaRef
 
 
+@timed("publisher", "insert_media")
 async def insert_media(
     pool: asyncpg.Pool,
     media_id: UUID,
@@ -43,6 +45,7 @@ async def insert_media(
     )
 
 
+@timed("publisher", "media_ref")
 async def media_ref(
     pool: asyncpg.Pool, channel_id: UUID, media_id: UUID, kind: MediaKind
 ) -> MediaRef | None:

@@ -17,6 +17,8 @@ from uuid import UUID
 
 import asyncpg
 
+from shared.db.timing import timed
+
 
 @dataclass(frozen=True)
 class Claim:
@@ -35,6 +37,7 @@ class ConcurrentFailure(Exception):
     """The concurrent request holding this key failed to publish just now."""
 
 
+@timed("publisher", "claim_idempotency_key")
 async def claim(
     conn: asyncpg.Connection,
     channel_id: UUID,
@@ -104,6 +107,7 @@ async def set_request_state(
     )
 
 
+@timed("publisher", "record_accepted_post")
 async def record_accepted(
     conn: asyncpg.Connection,
     *,
