@@ -11,7 +11,10 @@ def main() -> None:
     settings = FanoutSettings()
     configure_logging(settings, SERVICE)
     app = create_app(settings)
-    worker = faust.Worker(app, loglevel=settings.log_level, override_logging=False)
+    # quiet and no spinner: faust's banner and terminal spinner are not log lines, and
+    # every line the service writes is structured (JSON when HERALD_LOG_JSON is on).
+    worker = faust.Worker(app, loglevel=settings.log_level, override_logging=False, quiet=True)
+    worker.spinner = None
     worker.execute_from_commandline()
 
 

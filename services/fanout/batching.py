@@ -36,6 +36,7 @@ from shared.events.envelope import Event, EventRegistry, PoisonMessage
 from shared.kafka import send_to_dlq
 from shared.metrics.common import CONSUMER_BATCH_SIZE, CONSUMER_LAG, CONSUMER_RECORDS
 from shared.metrics.fanout import BATCH_RETRIES, BATCH_SECONDS
+from shared.metrics.lag import LagTracker
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -119,18 +120,28 @@ class BatchConsumer:
         self.handler = handler
         self.name = name
         self._stopping = asyncio.Event()
+        # First offset of the batch in hand per partition: not processed until committed.
+        self._in_hand: dict[TopicPartition, int] = {}
 
     def request_stop(self) -> None:
         self._stopping.set()
 
     async def run(self) -> None:
         await self.consumer.start()
+        lag = LagTracker(
+            self.consumer,
+            service=SERVICE,
+            topic=topic_base(self.settings.topic(self.name)),
+            pending=self._in_hand.get,
+        )
+        lag_task = asyncio.create_task(lag.run(), name=f"lag-{self.name}")
         try:
             while not self._stopping.is_set():
                 raw = await self._collect()
                 if raw:
                     await self._process(raw)
         finally:
+            lag_task.cancel()
             await self.consumer.stop()
 
     async def _collect(self) -> list[Record | Poison]:
@@ -173,6 +184,9 @@ class BatchConsumer:
         started = loop.time()
         topic = topic_base(self.settings.topic(self.name))
         CONSUMER_BATCH_SIZE.labels(service=SERVICE, topic=topic).observe(len(raw))
+        for r in raw:
+            tp = TopicPartition(r.topic, r.partition)
+            self._in_hand[tp] = min(self._in_hand.get(tp, r.offset), r.offset)
         good = [r for r in raw if isinstance(r, Record)]
         poison = [r for r in raw if isinstance(r, Poison)]
         outcome = await self._retrying(lambda: self._apply(good))
@@ -188,6 +202,7 @@ class BatchConsumer:
             except Exception:  # live events are best effort: clients resync from Postgres
                 log.exception("after-commit step failed", extra={"topic": topic})
         await self._commit(raw)
+        self._in_hand.clear()
         CONSUMER_RECORDS.labels(service=SERVICE, topic=topic, outcome="processed").inc(
             len(raw) - len(dead)
         )

@@ -17,6 +17,7 @@ from aiokafka import AIOKafkaProducer
 
 from shared.events.envelope import Event
 from shared.logs import request_id_var
+from shared.metrics.common import KAFKA_PRODUCE_ERRORS, KAFKA_PRODUCE_SECONDS
 from shared.metrics.fanout import LIVE_EVENTS
 from shared.settings import HeraldSettings
 from shared.topics import LIVE
@@ -34,22 +35,36 @@ class LiveEmitter:
         """Send (channel_id, event) pairs; returns when all were acknowledged or failed."""
         if not events:
             return
-        futures = []
+        # The same produce metrics as `shared.kafka.produce`, which sends one at a time.
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        acked = KAFKA_PRODUCE_SECONDS.labels(service="fanout", topic=LIVE.name)
+
+        def observe(_: asyncio.Future[object]) -> None:
+            acked.observe(loop.time() - started)
+
+        futures: list[asyncio.Future[object]] = []
         for channel_id, event in events:
             token = request_id_var.set(event.request_id)
             try:
-                futures.append(
-                    await self.producer.send(
-                        self.topic, event.encode(), key=str(channel_id).encode()
-                    )
+                future = await self.producer.send(
+                    self.topic, event.encode(), key=str(channel_id).encode()
                 )
+                future.add_done_callback(observe)
+                futures.append(future)
             finally:
                 request_id_var.reset(token)
-        results = await asyncio.wait_for(
-            asyncio.gather(*futures, return_exceptions=True), self.timeout_s
-        )
+        try:
+            results = await asyncio.wait_for(
+                asyncio.gather(*futures, return_exceptions=True), self.timeout_s
+            )
+        except TimeoutError:
+            unacked = sum(1 for f in futures if f.cancelled() or f.exception() is not None)
+            KAFKA_PRODUCE_ERRORS.labels(service="fanout", topic=LIVE.name).inc(unacked)
+            raise
         for (_, event), result in zip(events, results, strict=True):
             outcome = "failed" if isinstance(result, BaseException) else "sent"
             LIVE_EVENTS.labels(type=event.type, outcome=outcome).inc()
             if outcome == "failed":
+                KAFKA_PRODUCE_ERRORS.labels(service="fanout", topic=LIVE.name).inc()
                 log.warning("live event not sent", extra={"type": event.type, "error": str(result)})

@@ -48,7 +48,7 @@ BATCH_RETRIES = Counter(
     ["topic"],
 )
 COUNTER_DELTAS = Counter(
-    "herald_fanout_counter_changes_total",
+    "herald_fanout_interactions_counted_total",
     "Per-account interaction rows whose change was counted, by kind (reaction, vote, "
     "follow) — replays move nothing and add nothing here.",
     ["kind"],

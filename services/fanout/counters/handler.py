@@ -18,6 +18,7 @@ import asyncpg
 from services.fanout.batching import Outcome, Record
 from services.fanout.counters import store
 from services.fanout.counters.live import CountersPublisher
+from shared.db.timing import db_timer
 from shared.events.interactions import FollowChanged, PostViewed, ReactionChanged, VoteChanged
 from shared.metrics.fanout import COUNTER_DELTAS, PUBLISH_TO_PERSISTED_SECONDS
 from shared.topics import INTERACTIONS
@@ -59,11 +60,12 @@ class CountersHandler:
 
     async def __call__(self, records: Sequence[Record]) -> Outcome:
         touched = touched_keys(records)
-        async with self.pool.acquire() as conn, conn.transaction():
-            reacted = await store.count_reactions(conn, list(touched.reactions))
-            voted = await store.count_votes(conn, list(touched.votes))
-            await store.count_views(conn, list(touched.views))
-            followed = await store.count_follows(conn, list(touched.follows))
+        with db_timer("fanout", "counters_batch"):
+            async with self.pool.acquire() as conn, conn.transaction():
+                reacted = await store.count_reactions(conn, list(touched.reactions))
+                voted = await store.count_votes(conn, list(touched.votes))
+                await store.count_views(conn, list(touched.views))
+                followed = await store.count_follows(conn, list(touched.follows))
         COUNTER_DELTAS.labels(kind="reaction").inc(len(reacted))
         COUNTER_DELTAS.labels(kind="vote").inc(len(voted))
         COUNTER_DELTAS.labels(kind="follow").inc(sum(abs(d) for d in followed.values()))

@@ -22,6 +22,7 @@ from services.fanout.batching import Outcome, Record
 from services.fanout.live import LiveEmitter
 from services.fanout.posts import store
 from services.fanout.posts.plan import PostsPlan, channel_of, plan_posts, published_keys
+from shared.db.timing import db_timer
 from shared.events.content import PostBody
 from shared.events.envelope import Event
 from shared.events.live import (
@@ -51,8 +52,9 @@ class PostsHandler:
         self.write_max_followers = write_max_followers
 
     async def __call__(self, records: Sequence[Record]) -> Outcome:
-        async with self.pool.acquire() as conn, conn.transaction():
-            plan, events, feed_rows, fanned = await self._apply(conn, records)
+        with db_timer("fanout", "posts_batch"):
+            async with self.pool.acquire() as conn, conn.transaction():
+                plan, events, feed_rows, fanned = await self._apply(conn, records)
         self._observe(plan, events, feed_rows, fanned)
         live = self.live
 
@@ -63,7 +65,7 @@ class PostsHandler:
 
     async def _apply(
         self, conn: asyncpg.Connection, records: Sequence[Record]
-    ) -> tuple[PostsPlan, list[tuple[UUID, Event]], int, int]:
+    ) -> tuple[PostsPlan, list[tuple[UUID, Event]], int, set[UUID]]:
         channel_ids = sorted({channel_of(r) for r in records})
         channels = await store.lock_channels(conn, channel_ids)
         existing = await store.existing_posts(conn, published_keys(records))
@@ -84,16 +86,17 @@ class PostsHandler:
         await store.advance_channels(conn, plan.channel_heads)
         edited = await store.apply_edits(conn, plan.edits)
         deleted = await store.apply_deletes(conn, plan.deletes)
-        return plan, live_events(plan, edited, deleted), rows, len(fanned)
+        return plan, live_events(plan, edited, deleted), rows, fanned
 
     def _observe(
-        self, plan: PostsPlan, events: list[tuple[UUID, Event]], feed_rows: int, fanned: int
+        self, plan: PostsPlan, events: list[tuple[UUID, Event]], feed_rows: int, fanned: set[UUID]
     ) -> None:
-        """Metrics once the transaction committed (a rolled-back attempt counts nothing)."""
+        """Metrics and one log line per new post (under its request id) once the
+        transaction committed: a rolled-back attempt counts and logs nothing."""
         now = datetime.now(UTC)
         FEED_ROWS_WRITTEN.inc(feed_rows)
-        FANOUT_DECISIONS.labels(mode="write").inc(fanned)
-        FANOUT_DECISIONS.labels(mode="read").inc(len(plan.new_posts) - fanned)
+        FANOUT_DECISIONS.labels(mode="write").inc(len(fanned))
+        FANOUT_DECISIONS.labels(mode="read").inc(len(plan.new_posts) - len(fanned))
         POSTS_PERSISTED.labels(kind="published").inc(len(plan.new_posts))
         POSTS_PERSISTED.labels(kind="duplicate").inc(plan.duplicates)
         for kind, event_type in (("edited", LivePostEdited), ("deleted", LivePostDeleted)):
@@ -101,10 +104,20 @@ class PostsHandler:
                 sum(1 for _, e in events if isinstance(e, event_type))
             )
         for post in plan.new_posts:
+            latency = max(0.0, (now - post.created_at).total_seconds())
+            PUBLISH_TO_PERSISTED_SECONDS.labels(topic=POSTS.name).observe(latency)
             token = request_id_var.set(post.request_id)
             try:
-                PUBLISH_TO_PERSISTED_SECONDS.labels(topic=POSTS.name).observe(
-                    max(0.0, (now - post.created_at).total_seconds())
+                # Ids of the channel and post only: never the author or a follower.
+                log.info(
+                    "post persisted",
+                    extra={
+                        "channel_id": str(post.channel_id),
+                        "post_id": str(post.post_id),
+                        "seq": post.seq,
+                        "fanout": "write" if post.post_id in fanned else "read",
+                        "publish_to_persisted_s": round(latency, 4),
+                    },
                 )
             finally:
                 request_id_var.reset(token)
