@@ -14,6 +14,7 @@ identical request answers with the same post_id and publishes nothing.
 from __future__ import annotations
 
 import hashlib
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
@@ -43,6 +44,8 @@ from shared.logs import request_id_var
 from shared.metrics.publisher import POST_CHANGES, POSTS_ACCEPTED, POSTS_REJECTED, POSTS_REPLAYED
 from shared.settings import HeraldSettings
 from shared.topics import POSTS
+
+log = logging.getLogger(__name__)
 
 
 def uuid7_time(value: UUID) -> datetime:
@@ -178,6 +181,16 @@ class Publisher:
         if media_id is not None:
             await media_store.mark_used(conn, media_id, expires_at)
         POSTS_ACCEPTED.labels(type=body.type.value).inc()
+        # The request id (set by the middleware) is on this line and in the event: it
+        # follows the post into the fan-out's and the feed's logs. Never the author's id.
+        log.info(
+            "post accepted",
+            extra={
+                "channel_id": str(access.channel_id),
+                "post_id": str(post_id),
+                "type": body.type.value,
+            },
+        )
 
     async def _live_post(self, access: Access, post_id: UUID) -> dict[str, object]:
         post = await post_store.accepted_post(self.pool, access.channel_id, post_id)
@@ -214,6 +227,9 @@ class Publisher:
             await self._send_or_503(access.channel_id, event)
             await post_store.mark_edited(conn, access.channel_id, post_id, edited_at)
         POST_CHANGES.labels(action="edited").inc()
+        log.info(
+            "post edited", extra={"channel_id": str(access.channel_id), "post_id": str(post_id)}
+        )
 
     async def delete(self, access: Access, post_id: UUID) -> None:
         post = await self._live_post(access, post_id)
@@ -230,6 +246,9 @@ class Publisher:
             await self._send_or_503(access.channel_id, event)
             await post_store.mark_deleted(conn, access.channel_id, post_id, deleted_at)
         POST_CHANGES.labels(action="deleted").inc()
+        log.info(
+            "post deleted", extra={"channel_id": str(access.channel_id), "post_id": str(post_id)}
+        )
 
     async def _send_or_503(self, channel_id: UUID, event: Event) -> None:
         try:

@@ -6,7 +6,11 @@ or post id.
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge
+from prometheus_client import Counter, Gauge, Histogram
+
+# Publish → push spans the fan-out's batch and transaction and the live topic hop, up to
+# minutes while a dependency is down: wider than the request latency buckets.
+PIPELINE_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
 
 SSE_CONNECTIONS = Gauge(
     "herald_feed_sse_connections",
@@ -17,6 +21,12 @@ SSE_EVENTS_PUSHED = Counter(
     "Events written to SSE streams, by event (post, post_deleted, counters, "
     "history_trimmed, resync) and source (live, replay).",
     ["event", "source"],
+)
+PUBLISH_TO_PUSH_SECONDS = Histogram(
+    "herald_feed_publish_to_push_seconds",
+    "From a new post's created_at (its publish) to its push onto this process's SSE "
+    "streams; once per post that has listeners here.",
+    buckets=PIPELINE_BUCKETS,
 )
 SSE_REJECTED = Counter(
     "herald_feed_sse_rejected_total",

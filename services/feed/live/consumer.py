@@ -35,8 +35,9 @@ from shared.events.live import (
     LivePostVisible,
 )
 from shared.kafka import make_consumer
+from shared.logs import request_id_var
 from shared.metrics.common import CONSUMER_LAG
-from shared.metrics.feed import LIVE_EVENTS_CONSUMED
+from shared.metrics.feed import LIVE_EVENTS_CONSUMED, PUBLISH_TO_PUSH_SECONDS
 from shared.settings import HeraldSettings
 from shared.topics import LIVE
 
@@ -131,7 +132,7 @@ class LiveConsumer:
                 if key in sent or key not in states:
                     continue
                 sent.add(key)
-                self.hub.publish(channel_id, states[key])
+                _pushed(event, self.hub.publish(channel_id, states[key]))
             elif isinstance(event, LiveCountersChanged):
                 self.hub.publish(channel_id, counters_item(event.payload))
             elif isinstance(event, LiveHistoryTrimmed):
@@ -147,6 +148,29 @@ class LiveConsumer:
             CONSUMER_LAG.labels(service=SERVICE, topic=LIVE.name, partition=str(tp.partition)).set(
                 max(0, high - position)
             )
+
+
+def _pushed(event: Event, streams: int) -> None:
+    """Publish → push latency of a new post, and one log line per pushed post change under
+    the request id it was published with. Ids of the channel and post and a count only:
+    never which accounts the streams belong to."""
+    if streams == 0:
+        return
+    fields: dict[str, object] = {
+        "channel_id": str(event.payload.channel_id),
+        "post_id": str(event.payload.post_id),
+        "event": event.type,
+        "streams": streams,
+    }
+    if isinstance(event, LivePostVisible):
+        latency = max(0.0, (datetime.now(UTC) - event.payload.created_at).total_seconds())
+        PUBLISH_TO_PUSH_SECONDS.observe(latency)
+        fields["publish_to_push_s"] = round(latency, 4)
+    token = request_id_var.set(event.request_id)
+    try:
+        log.info("post pushed", extra=fields)
+    finally:
+        request_id_var.reset(token)
 
 
 def _visible(row: asyncpg.Record) -> bool:
