@@ -2,6 +2,9 @@
 their channels to the writes they imply. No I/O, so every rule is unit-tested.
 
 Rules, applied in log order (one partition = one channel's order):
+- an event whose Kafka key is not its channel id is rejected (→ DLQ): it may sit on
+  another partition than its channel's other events, so its order relative to them (a
+  delete before its publish) is not guaranteed; the publisher always keys by channel;
 - an event for a channel that does not exist, or whose status is `deleted`, or that comes
   after a `channel.deleted` in the same batch, is rejected (→ DLQ);
 - a `post.published` whose post already exists, or repeats within the batch, is a
@@ -102,6 +105,9 @@ def plan_posts(
         state = channels.get(channel_id)
         if state is None:
             plan.rejected.append((record, f"unknown channel {channel_id}"))
+            continue
+        if record.key != str(channel_id).encode():
+            plan.rejected.append((record, "record key is not the event's channel id"))
             continue
         if isinstance(event, ChannelDeleted):
             # The publisher already marked the channel; later events for it are rejected.

@@ -14,7 +14,10 @@ NOW = datetime.now(UTC)
 
 
 def records(*events: Event) -> list[Record]:
-    return [Record(e, "t", 0, i, None, e.encode()) for i, e in enumerate(events)]
+    return [
+        Record(e, "t", 0, i, str(e.payload.channel_id).encode(), e.encode())
+        for i, e in enumerate(events)
+    ]
 
 
 def active(last_seq: int = 0, retention_days: int = 30) -> ChannelState:
@@ -71,3 +74,14 @@ def test_edits_fold_and_a_delete_wins_over_them() -> None:
     )
     assert [(e.post_id, e.text) for e in plan.edits] == [(p, "three")]
     assert [d.post_id for d in plan.deletes] == [q]
+
+
+def test_an_event_not_keyed_by_its_channel_is_rejected() -> None:
+    c = uuid4()
+    good, stray, unkeyed = published(c), published(c), published(c)
+    batch = records(good, stray, unkeyed)
+    batch[1] = Record(stray, "t", 0, 1, str(uuid4()).encode(), stray.encode())
+    batch[2] = Record(unkeyed, "t", 0, 2, None, unkeyed.encode())
+    plan = plan_posts(batch, {c: active()}, set(), NOW)
+    assert [p.post_id for p in plan.new_posts] == [good.payload.post_id]
+    assert [r.event for r, _ in plan.rejected] == [stray, unkeyed]
