@@ -1,0 +1,140 @@
+"""The system under chaos: one real process of each service on a stack slice of its own,
+which the suite may kill, pause and restart, and the fan-out's consumer lag.
+
+Each service keeps its port across restarts, so clients only see refused connections
+while it is down. Rate limits are raised: the driver is a handful of busy accounts, and a
+429 would only add noise to what the suite measures.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from tests.support.processes import ServiceProcess
+from tests.support.stack import StackSlice
+
+SERVICES = ("publisher", "fanout", "feed", "retention")
+# Channels with more active followers than this are merged at read time.
+WRITE_MAX_FOLLOWERS = 5
+# Fan-out's two consumer groups (base names) and the topics they read.
+FANOUT_GROUPS = {
+    "herald-fanout-posts": "herald.posts.v1",
+    "herald-fanout-interactions": "herald.interactions.v1",
+}
+
+SERVICE_ENV = {
+    "HERALD_FANOUT_WRITE_MAX_FOLLOWERS": str(WRITE_MAX_FOLLOWERS),
+    "HERALD_FANOUT_RETRY_MAX_S": "1.0",
+    "HERALD_FANOUT_STATS_FLUSH_INTERVAL_S": "2.0",
+    "HERALD_RETENTION_INTERVAL_S": "2.0",
+    "HERALD_RATE_PER_SECOND": "1000",
+    "HERALD_RATE_BURST": "2000",
+    "HERALD_LOG_LEVEL": "WARNING",
+}
+
+
+@dataclass
+class Cluster:
+    stack: StackSlice
+    log_dir: Path
+    procs: dict[str, ServiceProcess] = field(default_factory=dict)
+
+    async def start(self) -> None:
+        for name in SERVICES:
+            self.procs[name] = ServiceProcess(name, self.stack.env(**SERVICE_ENV), self.log_dir)
+        await asyncio.gather(*(p.start(timeout_s=120) for p in self.procs.values()))
+
+    def url(self, name: str) -> str:
+        return self.procs[name].base_url
+
+    def kill(self, name: str) -> None:
+        self.procs[name].kill()
+
+    async def restart(self, name: str) -> None:
+        """Start a killed service again on the same port; wait until it is ready."""
+        proc = self.procs[name]
+        proc.kill()
+        await proc.start(timeout_s=120)
+
+    def pause(self, name: str) -> None:
+        self.procs[name].signal(signal.SIGSTOP)
+
+    def resume(self, name: str) -> None:
+        self.procs[name].signal(signal.SIGCONT)
+
+    async def wait_all_ready(self, timeout_s: float = 120.0) -> None:
+        await asyncio.gather(*(p.wait_ready(timeout_s) for p in self.procs.values()))
+
+    def stop(self) -> None:
+        for proc in self.procs.values():
+            with contextlib.suppress(ProcessLookupError, AssertionError):
+                proc.signal(signal.SIGCONT)
+            proc.stop()
+
+
+class LagProbe:
+    """Records the fan-out groups have not committed yet: end offsets minus committed ones
+    (a partition without a commit counts from its log start). Clients are recreated after
+    an error, so the probe outlives a broker restart."""
+
+    def __init__(self, stack: StackSlice) -> None:
+        self.stack = stack
+        self.admin: AIOKafkaAdminClient | None = None
+        self.consumer: AIOKafkaConsumer | None = None
+
+    async def _clients(self) -> tuple[AIOKafkaAdminClient, AIOKafkaConsumer]:
+        if self.admin is None or self.consumer is None:
+            await self.close()
+            admin = AIOKafkaAdminClient(
+                bootstrap_servers=self.stack.kafka_bootstrap, request_timeout_ms=5000
+            )
+            consumer = AIOKafkaConsumer(
+                bootstrap_servers=self.stack.kafka_bootstrap, request_timeout_ms=5000
+            )
+            await admin.start()
+            await consumer.start()
+            self.admin, self.consumer = admin, consumer
+        return self.admin, self.consumer
+
+    async def lag(self) -> int | None:
+        """Total lag of fan-out's groups, or None when the broker does not answer."""
+        try:
+            return await asyncio.wait_for(self._lag(), timeout=10)
+        except Exception:
+            await self.close()
+            return None
+
+    async def _lag(self) -> int:
+        admin, consumer = await self._clients()
+        total = 0
+        for group, topic in FANOUT_GROUPS.items():
+            name = self.stack.topic(topic)
+            parts = consumer.partitions_for_topic(name)
+            if not parts:
+                await consumer._client.force_metadata_update()
+                parts = consumer.partitions_for_topic(name) or set()
+            tps = [TopicPartition(name, p) for p in parts]
+            committed = await admin.list_consumer_group_offsets(self.stack.namespace + "." + group)
+            ends = await consumer.end_offsets(tps)
+            starts = await consumer.beginning_offsets(tps)
+            for tp in tps:
+                done = committed.get(tp)
+                base = done.offset if done is not None and done.offset >= 0 else starts[tp]
+                total += max(0, ends[tp] - base)
+        return total
+
+    async def close(self) -> None:
+        if self.consumer is not None:
+            with contextlib.suppress(Exception):
+                await self.consumer.stop()
+        if self.admin is not None:
+            with contextlib.suppress(Exception):
+                await self.admin.close()
+        self.admin = self.consumer = None

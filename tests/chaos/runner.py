@@ -1,0 +1,137 @@
+"""The trial loop and its report.
+
+A trial: load starts; after a random delay one fault is injected; recovery is the time
+from injection until the fault is over and fan-out's consumer lag is back at zero (load
+still running); then the load stops, the system drains, and the history checker runs
+(re-checking for a bounded while: counters are eventually consistent). Problems are
+attributed to the first trial whose check shows them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from tests.chaos.checker import Checker, Findings
+from tests.chaos.cluster import Cluster, LagProbe
+from tests.chaos.faults import Fault, inject
+from tests.chaos.load import Load
+
+RECOVERY_TIMEOUT_S = 120.0
+SETTLE_TIMEOUT_S = 45.0
+FIELDS = ("lost", "duplicated", "wrong_counts", "seq_errors", "unexpected", "expired")
+
+
+@dataclass
+class Trial:
+    n: int
+    fault: Fault
+    at_s: float
+    recovery_s: float | None
+    acked: int
+    new: dict[str, int] = field(default_factory=dict)
+
+
+async def lag_zero(probe: LagProbe, since: float, timeout_s: float) -> float | None:
+    """Seconds from `since` until the fan-out groups' lag reads zero (None: never)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if await probe.lag() == 0:
+            return time.monotonic() - since
+        await asyncio.sleep(0.25)
+    return None
+
+
+async def settle(checker: Checker, probe: LagProbe) -> Findings:
+    await lag_zero(probe, time.monotonic(), SETTLE_TIMEOUT_S)
+    deadline = time.monotonic() + SETTLE_TIMEOUT_S
+    while True:
+        found = await checker.check()
+        if found.problems() == 0 or time.monotonic() > deadline:
+            return found
+        await asyncio.sleep(1.0)
+
+
+@dataclass
+class Runner:
+    cluster: Cluster
+    probe: LagProbe
+    load: Load
+    checker: Checker
+    seed: int
+    trials: list[Trial] = field(default_factory=list)
+    seen: Findings = field(default_factory=Findings)
+    last: Findings = field(default_factory=Findings)
+
+    async def run(self, faults: list[Fault]) -> None:
+        rng = random.Random(self.seed)
+        for n, fault in enumerate(faults, 1):
+            self.load.start()
+            at = rng.uniform(0.5, 3.0)
+            await asyncio.sleep(at)
+            injected = time.monotonic()
+            await inject(fault, self.cluster, rng)
+            recovery = await lag_zero(self.probe, injected, RECOVERY_TIMEOUT_S)
+            await asyncio.sleep(1.0)
+            await self.load.stop()
+            found = await settle(self.checker, self.probe)
+            self.last = found
+            new = {}
+            for name in FIELDS:
+                fresh = getattr(found, name) - getattr(self.seen, name)
+                getattr(self.seen, name).update(fresh)
+                new[name] = len(fresh)
+            trial = Trial(n, fault, at, recovery, len(self.load.told.posts), new)
+            self.trials.append(trial)
+            print(row(trial), flush=True)
+
+    def totals(self) -> dict[str, int]:
+        return {name: len(getattr(self.seen, name)) for name in FIELDS}
+
+
+HEADER = (
+    f"{'#':>3} {'fault':<17} {'at s':>5} {'recov s':>8} {'acked':>6} "
+    f"{'lost':>5} {'dup':>4} {'counts':>6} {'seq':>4} {'unexp':>5} {'expired':>7}"
+)
+
+
+def row(t: Trial) -> str:
+    rec = f"{t.recovery_s:.1f}" if t.recovery_s is not None else "never"
+    n = t.new
+    return (
+        f"{t.n:>3} {t.fault.value:<17} {t.at_s:>5.1f} {rec:>8} {t.acked:>6} "
+        f"{n['lost']:>5} {n['duplicated']:>4} {n['wrong_counts']:>6} {n['seq_errors']:>4} "
+        f"{n['unexpected']:>5} {n['expired']:>7}"
+    )
+
+
+def report(runner: Runner) -> str:
+    told = runner.load.told
+    lines = ["", "chaos trials", HEADER, *(row(t) for t in runner.trials), ""]
+    by_kind: dict[Fault, list[float | None]] = defaultdict(list)
+    for t in runner.trials:
+        by_kind[t.fault].append(t.recovery_s)
+    lines.append(f"{'fault':<17} {'trials':>6} {'recovery mean s':>16} {'max s':>6}")
+    for fault, times in sorted(by_kind.items(), key=lambda kv: kv[0].value):
+        done = [s for s in times if s is not None]
+        mean = f"{sum(done) / len(done):.1f}" if done else "-"
+        worst = "never" if len(done) < len(times) else f"{max(done):.1f}"
+        lines.append(f"{fault.value:<17} {len(times):>6} {mean:>16} {worst:>6}")
+    totals = runner.totals()
+    lines += [
+        "",
+        f"seed {runner.seed}: trials {len(runner.trials)}, posts acknowledged {len(told.posts)}, "
+        f"requests {told.requests} (retried {told.retries})",
+        "totals: " + ", ".join(f"{k} {v}" for k, v in totals.items()),
+        *(
+            f"  {name}: {sorted(getattr(runner.seen, name))[:6]}"
+            for name in FIELDS
+            if getattr(runner.seen, name)
+        ),
+        f"(informational) posts that landed without an acknowledgement: "
+        f"{len(runner.last.unacked_landed)}",
+    ]
+    return "\n".join(lines)
