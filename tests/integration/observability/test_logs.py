@@ -66,11 +66,11 @@ async def test_a_request_id_follows_the_post_and_no_log_names_an_account(
     for name, service in services.items():
         lines = [e for e in with_request_id(service, marker) if e["msg"] == expected[name]]
         assert len(lines) == 1, (name, lines)
-        line = lines[0]
-        assert line["service"] == name
-        assert line["post_id"] == journey.post_id
-        assert line["channel_id"] == journey.channel_id
-        assert line["level"] == "info"
+        entry = lines[0]
+        assert entry["service"] == name
+        assert entry["post_id"] == journey.post_id
+        assert entry["channel_id"] == journey.channel_id
+        assert entry["level"] == "info"
 
     accounts = [journey.owner, *journey.followers]
     for name, service in services.items():
@@ -78,6 +78,6 @@ async def test_a_request_id_follows_the_post_and_no_log_names_an_account(
         leaked = [account for account in accounts if account in text]
         assert not leaked, f"{name} logged account ids {leaked}"
         # Every line the service wrote is structured.
-        for line in text.splitlines():
-            if line.strip():
-                assert line.startswith("{"), f"{name}: not a JSON log line: {line[:200]}"
+        for raw in text.splitlines():
+            if raw.strip():
+                assert raw.startswith("{"), f"{name}: not a JSON log line: {raw[:200]}"
