@@ -248,12 +248,11 @@ class ProfiledService(ServiceProcess):
                 "-m",
                 "pyinstrument",
                 "-r",
-                "text",
-                "--no-color",
+                "pyisession",
                 "-i",
                 "0.002",
                 "-o",
-                str(self.profile_path),
+                str(self.profile_path.with_suffix(".pyisession")),
                 "-m",
                 f"services.{self.name}",
             ],
@@ -272,6 +271,34 @@ class ProfiledService(ServiceProcess):
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.proc.wait(timeout=timeout_s)
         super().stop(timeout_s)
+        session = self.profile_path.with_suffix(".pyisession")
+        if session.exists():
+            # The web stack's own frames are shown: where a request's time goes between
+            # the socket and the route is what these profiles are for.
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "pyinstrument",
+                    "--load",
+                    str(session),
+                    "-r",
+                    "text",
+                    "--no-color",
+                    "--show",
+                    "*/starlette/*",
+                    "--show",
+                    "*/fastapi/*",
+                    "--show",
+                    "*/anyio/*",
+                    "--show",
+                    "*/pydantic/*",
+                    "-o",
+                    str(self.profile_path),
+                ],
+                check=False,
+                timeout=120,
+            )
 
 
 @dataclass
