@@ -104,11 +104,11 @@ async def upload(
 
 
 class PostsTopic:
-    """Reads the session's posts topic from outside, as fan-out would."""
+    """Reads a posts topic (the session's, or `topic`) from outside, as fan-out would."""
 
-    def __init__(self, stack: StackSlice) -> None:
+    def __init__(self, stack: StackSlice, topic: str | None = None) -> None:
         self.stack = stack
-        self.topic = stack.topic(POSTS.name)
+        self.topic = topic or stack.topic(POSTS.name)
 
     async def _consumer(self) -> tuple[AIOKafkaConsumer, list[TopicPartition]]:
         consumer = AIOKafkaConsumer(

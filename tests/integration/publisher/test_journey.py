@@ -1,17 +1,21 @@
 """An admin's whole journey over HTTP: create a channel, upload real media, publish every
 post type, edit, delete, follow each post's status, read insights, delete the channel.
-Fan-out is not running here: the events are read from the posts topic, and fan-out's
-rows are written directly where a status or a count depends on them."""
+The publisher here writes to a namespace no fan-out consumes: the events are read from
+its posts topic, and fan-out's rows are written directly where a status or a count
+depends on them, so every seq and count below is the test's own."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator, Callable
 from datetime import date, timedelta
 
 import asyncpg
 import httpx
+import pytest
 
 from shared.events.posts import ChannelDeleted, PostDeleted, PostEdited, PostPublished
+from shared.topics import POSTS
 from tests.integration.publisher.conftest import (
     MP4_BYTES,
     OGG_OPUS_BYTES,
@@ -22,7 +26,27 @@ from tests.integration.publisher.conftest import (
     image_bytes,
     upload,
 )
+from tests.support.processes import ServiceProcess
+from tests.support.stack import StackSlice
 from tests.support.tokens import auth
+
+# Topics of this namespace are created by the publisher at start; nothing consumes them.
+UNCONSUMED = "-journey"
+
+
+@pytest.fixture
+async def client(
+    stack: StackSlice, spawn_service: Callable[..., ServiceProcess]
+) -> AsyncIterator[httpx.AsyncClient]:
+    lone = spawn_service("publisher", HERALD_NAMESPACE=stack.namespace + UNCONSUMED)
+    await lone.start()
+    async with httpx.AsyncClient(base_url=lone.base_url, timeout=20) as http:
+        yield http
+
+
+@pytest.fixture
+def posts_topic(stack: StackSlice) -> PostsTopic:
+    return PostsTopic(stack, f"{stack.namespace}{UNCONSUMED}.{POSTS.name}")
 
 
 async def _fan_out_row(db: asyncpg.Pool, channel_id: str, event: PostPublished, seq: int) -> None:
