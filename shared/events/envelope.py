@@ -17,6 +17,8 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from uuid6 import uuid7
 
+from shared.logs import request_id_var
+
 # One message may carry at most this much JSON; a bigger one is poison, never parsed.
 MAX_EVENT_BYTES = 256 * 1024
 
@@ -35,6 +37,10 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def _current_request_id() -> str | None:
+    return request_id_var.get()
+
+
 class Event(BaseModel):
     """Base envelope. Subclasses pin `TYPE`, `VERSION` and the payload model."""
 
@@ -47,8 +53,9 @@ class Event(BaseModel):
     type: str
     version: int
     occurred_at: datetime = Field(default_factory=utcnow)
-    # Follows one post from the publisher request to the fan-out and the SSE push.
-    request_id: str | None = Field(default=None, max_length=64)
+    # Follows one post from the publisher request to the fan-out and the SSE push. By
+    # default the id of the request (or consumed event) being handled when it was made.
+    request_id: str | None = Field(default_factory=_current_request_id, max_length=64)
     payload: Any
 
     def encode(self) -> bytes:

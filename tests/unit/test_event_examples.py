@@ -60,3 +60,18 @@ def test_an_event_of_another_topic_is_poison_here() -> None:
     raw = (EXAMPLES / "live" / "live.post_visible.v1.json").read_bytes()
     with pytest.raises(PoisonMessage, match="unknown event"):
         POST_EVENTS.decode(raw)
+
+
+def test_an_event_made_while_handling_a_request_carries_its_id() -> None:
+    from uuid import uuid4
+
+    from shared.events.interactions import FollowChanged, FollowChangedV1
+    from shared.logs import request_id_var
+
+    payload = FollowChangedV1(channel_id=uuid4(), account_id="acct-1")
+    assert FollowChanged(payload=payload).request_id is None
+    token = request_id_var.set("req-42")
+    try:
+        assert FollowChanged(payload=payload).request_id == "req-42"
+    finally:
+        request_id_var.reset(token)
