@@ -6,7 +6,7 @@ PY := .venv/bin/python
 STACK := $(PY) -m deploy.local.stack
 PYTEST_ARGS ?=
 
-.PHONY: help bootstrap run test test-fast lint format stop clean token psql openapi bench
+.PHONY: help bootstrap run test test-fast lint format stop clean token psql openapi bench fuzz
 
 help:
 	@echo "make run        start Kafka, Postgres and the four services (Ctrl-C stops all)"
@@ -17,6 +17,7 @@ help:
 	@echo "make token SUB=<account-id>   a dev JWT the local stack accepts"
 	@echo "make psql       a psql shell on the local database"
 	@echo "make openapi    write docs/openapi/{publisher,feed}.json"
+	@echo "make fuzz       OpenAPI fuzzing of publisher and feed (FUZZ_TIME_S=600)"
 	@echo "make bench      benchmarks vs their baselines -> bench/results/ (ARGS=--quick: < 3 min)"
 
 bootstrap:
@@ -64,3 +65,11 @@ openapi: bootstrap
 # to bench/results/<date>.{json,md,png}: the full suite takes < 20 min, ARGS=--quick < 3 min.
 bench: bootstrap
 	$(STACK) with-stack $(PY) -m bench.run $(ARGS)
+
+# Longer OpenAPI fuzzing of both HTTP services (schemathesis; no 5xx, answers match their
+# schemas). `make test` runs the same test with a small budget.
+FUZZ_EXAMPLES ?= 200
+FUZZ_TIME_S ?= 600
+fuzz: bootstrap
+	HERALD_FUZZ_MAX_EXAMPLES=$(FUZZ_EXAMPLES) HERALD_FUZZ_MAX_TIME_S=$(FUZZ_TIME_S) \
+		$(STACK) with-stack $(PY) -m pytest tests/security/test_fuzz_openapi.py -q

@@ -10,6 +10,7 @@ from starlette.types import Scope
 
 from shared.auth import TokenVerifier
 from shared.http.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from shared.http.openapi import problem_openapi
 from shared.http.ops import Readiness, ops_router
 from shared.http.problems import install_problem_handlers
 from shared.http.ratelimit import RateLimiter
@@ -34,6 +35,8 @@ def create_http_app(
     app.state.token_verifier = TokenVerifier(settings)
     app.state.rate_limiter = RateLimiter(settings.rate_per_second, settings.rate_burst)
     install_problem_handlers(app)
+    # Errors are documented as the problem+json they are, not FastAPI's default shape.
+    app.openapi = problem_openapi(app)  # type: ignore[method-assign]
     app.include_router(ops_router(readiness))
     limit = body_limit_for or (lambda _scope: settings.max_body_bytes)
     # Order matters: the outermost middleware (added last) sees every request first.
