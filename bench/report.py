@@ -83,6 +83,25 @@ def results_table(results: list[Result]) -> str:
     return "\n".join(lines)
 
 
+def _latency_bars(ax: Any, results: list[Result]) -> None:
+    pcts = ["p50", "p90", "p99"]
+    with_lat = [r for r in results if r.latency_ms]
+    width = 0.8 / max(1, len(with_lat))
+    for i, r in enumerate(with_lat):
+        ax.bar(
+            [j + i * width for j in range(len(pcts))],
+            [r.latency_ms.get(p, 0) for p in pcts],
+            width,
+            label=r.label,
+            color="#888888" if r.baseline else None,
+        )
+    ax.set_xticks([j + width * (len(with_lat) - 1) / 2 for j in range(len(pcts))], pcts)
+    ax.set_ylabel("ms")
+    ax.set_title("latency")
+    if with_lat:
+        ax.legend(fontsize=8)
+
+
 def _plot_comparison(path: str, results: list[Result], checks: list[Check], png: Path) -> None:
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
     colors = ["#888888" if r.baseline else "#1f77b4" for r in results]
@@ -96,28 +115,17 @@ def _plot_comparison(path: str, results: list[Result], checks: list[Check], png:
         )
         left.set_ylabel(rated[0].unit)
         left.set_title("throughput")
+        _latency_bars(right, results)
     else:
-        keys = sorted({k for r in results for k in r.values})[:1]
-        if keys:
-            left.bar(labels, [r.values.get(keys[0], 0) for r in results], color=colors)
-            left.set_title(keys[0])
+        # No throughput (e.g. retention's DROP vs DELETE): the first two other figures,
+        # log scale, since subject and baseline differ by orders of magnitude.
+        keys = sorted({k for r in results for k in r.values})[:2]
+        for ax, key in zip((left, right), keys, strict=False):
+            ax.bar(labels, [r.values.get(key, 0) for r in results], color=colors)
+            ax.set_yscale("log")
+            ax.set_title(key)
+            ax.tick_params(axis="x", labelrotation=15)
     left.tick_params(axis="x", labelrotation=15)
-    pcts = ["p50", "p90", "p99"]
-    with_lat = [r for r in results if r.latency_ms]
-    width = 0.8 / max(1, len(with_lat))
-    for i, r in enumerate(with_lat):
-        right.bar(
-            [j + i * width for j in range(len(pcts))],
-            [r.latency_ms.get(p, 0) for p in pcts],
-            width,
-            label=r.label,
-            color="#888888" if r.baseline else None,
-        )
-    right.set_xticks([j + width * (len(with_lat) - 1) / 2 for j in range(len(pcts))], pcts)
-    right.set_ylabel("ms")
-    right.set_title("latency")
-    if with_lat:
-        right.legend(fontsize=8)
     ratios = "; ".join(
         f"{c.what.split(',')[-1].strip()} ratio {c.value:.2f}" for c in checks if c.unit == "ratio"
     )
