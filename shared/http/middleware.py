@@ -94,6 +94,15 @@ class BodyLimitMiddleware:
             return
         received = 0
         response_started = False
+        rejected = False
+
+        async def reject() -> None:
+            nonlocal rejected
+            if not response_started and not rejected:
+                rejected = True
+                await problem_response(
+                    413, f"request body exceeds {limit} bytes", type_="body-too-large"
+                )(scope, receive, send)
 
         async def limited_receive() -> Message:
             nonlocal received
@@ -101,11 +110,16 @@ class BodyLimitMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
+                    # Answer 413 now: a framework that reads the body (FastAPI) turns any
+                    # error raised while reading into its own 400, which is dropped below.
+                    await reject()
                     raise _BodyTooLarge
             return message
 
         async def tracking_send(message: Message) -> None:
             nonlocal response_started
+            if rejected:
+                return
             if message["type"] == "http.response.start":
                 response_started = True
             await send(message)
@@ -113,10 +127,7 @@ class BodyLimitMiddleware:
         try:
             await self.app(scope, limited_receive, tracking_send)
         except _BodyTooLarge:
-            if not response_started:
-                await problem_response(
-                    413, f"request body exceeds {limit} bytes", type_="body-too-large"
-                )(scope, receive, send)
+            await reject()
 
 
 class _BodyTooLarge(Exception):
