@@ -21,7 +21,7 @@ import httpx
 import psutil
 import pytest
 
-from tests.integration.feed.sse import SseReader, is_post
+from tests.integration.feed.sse import SseEvent, SseReader, is_post
 from tests.security.world import World, build_world, expect, publish
 from tests.support.processes import ServiceProcess
 from tests.support.tokens import auth
@@ -158,7 +158,7 @@ async def test_slow_clients_do_not_block_others(limited: Limited) -> None:
                 post_id = await publish(
                     limited.pub, world.channel_id, world.owner, {"type": "text", "text": f"n{i}"}
                 )
-                seen = await fast.next(lambda e, p=post_id: is_post(e) and e.data["post_id"] == p)
+                seen = await fast.next(_post_event(post_id))
                 assert seen.data["seq"] >= 3
                 for writer in trickles:
                     writer.write(b" ")
@@ -169,6 +169,10 @@ async def test_slow_clients_do_not_block_others(limited: Limited) -> None:
             writer.close()
             with contextlib.suppress(ConnectionError):
                 await writer.wait_closed()
+
+
+def _post_event(post_id: str) -> Callable[[SseEvent], bool]:
+    return lambda event: is_post(event) and event.data["post_id"] == post_id
 
 
 async def _follow(world: World, headers: dict[str, str]) -> None:
