@@ -281,7 +281,7 @@ async def benchmark(ctx: Context, quick: bool) -> list[Record]:
         feed.base_url,
         made,
         accounts,
-        duration_s=8 if quick else 45,
+        duration_s=6 if quick else 45,
         max_requests=20_000 if quick else 200_000,
         concurrency=16,
         weights=zipf_weights(channels),

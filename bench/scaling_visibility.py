@@ -96,7 +96,7 @@ async def benchmark(ctx: Context, quick: bool) -> list[Record]:
             100_000 if quick else 1_000_000
         ),
     }
-    posts = 8 if quick else 30
+    posts = 6 if quick else 30
     owner = "visibility-owner"
     stack = await ctx.stack()
     conn = await asyncpg.connect(stack.database_url)
