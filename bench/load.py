@@ -32,13 +32,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+import psutil
 
 from bench.harness import Context, Record, Result, latency_summary
+from tests.support.processes import ServiceProcess
 from tests.support.tokens import token_for
 
 ZIPF_S = 1.1
 FOLLOWS_PER_ACCOUNT = 5
 PROGRESS_S = 2.0
+IDLE_S = 2.0
 # What clients do, by weight: reads dominate, writes are a few percent.
 MIX = {
     "timeline": 30,
@@ -268,11 +271,20 @@ async def drive(plan: Plan, processes: int, log: Any = print) -> tuple[list[Resu
     return out_results, seconds
 
 
+def cpu_seconds(process: ServiceProcess) -> float:
+    assert process.proc is not None
+    times = psutil.Process(process.proc.pid).cpu_times()
+    return float(times.user + times.system)
+
+
 async def benchmark(ctx: Context, quick: bool) -> list[Record]:
     stack = await ctx.stack()
-    publisher = await ctx.service("publisher", stack)
-    feed = await ctx.service("feed", stack)
-    await ctx.service("fanout", stack)
+    services = {
+        "publisher": await ctx.service("publisher", stack),
+        "feed": await ctx.service("feed", stack),
+        "fanout": await ctx.service("fanout", stack),
+    }
+    publisher, feed = services["publisher"], services["feed"]
     channels, accounts = (20, 100) if quick else (100, 1000)
     made = await setup(publisher.base_url, feed.base_url, channels, accounts)
     ctx.log(f"setup: {channels} channels, {accounts} accounts x {FOLLOWS_PER_ACCOUNT} follows")
@@ -286,8 +298,22 @@ async def benchmark(ctx: Context, quick: bool) -> list[Record]:
         concurrency=16,
         weights=zipf_weights(channels),
     )
+    # Idle CPU (consumer polls, metrics, heartbeats) is measured first and taken off, so
+    # a few posts over a long run do not look expensive.
+    idle_start = {name: cpu_seconds(p) for name, p in services.items()}
+    await asyncio.sleep(IDLE_S)
+    cpu_before = {name: cpu_seconds(p) for name, p in services.items()}
+    idle_rate = {name: (cpu_before[name] - idle_start[name]) / IDLE_S for name in services}
+    started = time.monotonic()
     results, seconds = await drive(plan, 1 if quick else 2, ctx.log)
-    total = sum(r.samples for r in results)
+    await asyncio.sleep(1.0)  # let fan-out finish the last batch it was handed
+    elapsed = time.monotonic() - started
+    cpu = {
+        name: max(0.0, cpu_seconds(p) - cpu_before[name] - idle_rate[name] * elapsed)
+        for name, p in services.items()
+    }
+    done = {r.label: r.samples for r in results}
+    total = sum(done.values())
     results.append(
         Result(
             bench="",
@@ -298,6 +324,34 @@ async def benchmark(ctx: Context, quick: bool) -> list[Record]:
             errors=sum(r.errors for r in results),
         )
     )
+    # What each service's own process spent per unit of work (Postgres and Kafka are
+    # shared servers and not counted): the per-core capacity of docs/performance.md.
+    writes = sum(done.get(op, 0) for op in ("post", "reaction", "views", "follow"))
+    units = {
+        "publisher": (done.get("post", 0), "post"),
+        "feed": (total - done.get("post", 0), "feed request"),
+        "fanout": (writes, "event (post, reaction, view report, follow)"),
+    }
+    for name, (count, unit) in units.items():
+        if count:
+            per = cpu[name] / count * 1000
+            results.append(
+                Result(
+                    bench="",
+                    path="service CPU per unit of work",
+                    label=name,
+                    rate=1000 / per,
+                    unit="units/s per core",
+                    values={
+                        "cpu_ms_per_unit": per,
+                        "cpu_s": cpu[name],
+                        "idle_cpu": idle_rate[name],
+                    },
+                    samples=count,
+                    params={"unit": unit},
+                )
+            )
+            ctx.log(f"{name}: {per:.2f} ms CPU per {unit} → {1000 / per:,.0f}/s per core")
     return list(results)
 
 
