@@ -110,6 +110,9 @@ class Publisher:
                 )
         post_body = build_body(body, media)
         failure: KafkaUnavailable | None = None
+        if key is not None:
+            # The key's post_id outlives a process killed between produce and commit.
+            await post_store.reserve(self.pool, access.channel_id, key, request_hash(body), uuid7())
         async with self.pool.acquire() as conn, conn.transaction():
             if key is None:
                 post_id, must_produce = UUID(bytes=uuid7().bytes), True

@@ -6,6 +6,12 @@ arriving meanwhile block inside their own INSERT until the winner commits (then 
 its post_id) or aborts (then one of them wins). A winner whose produce fails commits the
 row as 'failed': the next request with the key takes it over and produces the same
 post_id again, so a produce that did land after its timeout cannot yield a second post.
+
+`reserve` commits the key's row (and so its post_id) BEFORE the election transaction: a
+winner killed after the broker took its post but before its transaction committed leaves
+the row 'pending', and the retry takes it over with the same post_id (found by the chaos
+suite: without it the retry published the post a second time). The election then row-locks
+the reserved row (`SELECT … FOR UPDATE`), so identical requests still wait for the winner.
 """
 
 from __future__ import annotations
@@ -37,6 +43,26 @@ class ConcurrentFailure(Exception):
     """The concurrent request holding this key failed to publish just now."""
 
 
+async def reserve(
+    db: asyncpg.Pool | asyncpg.Connection,
+    channel_id: UUID,
+    key: str,
+    request_hash: str,
+    new_post_id: UUID,
+) -> None:
+    """Commit the key's row unless it exists (outside the election transaction)."""
+    await db.execute(
+        """
+        INSERT INTO post_requests (channel_id, idempotency_key, request_hash, post_id)
+        VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING
+        """,
+        channel_id,
+        key,
+        request_hash,
+        new_post_id,
+    )
+
+
 @timed("publisher", "claim_idempotency_key")
 async def claim(
     conn: asyncpg.Connection,
@@ -65,6 +91,7 @@ async def claim(
                state = 'failed' AND updated_at >= now() AS failed_meanwhile
         FROM post_requests
         WHERE channel_id = $1 AND idempotency_key = $2
+        FOR UPDATE
         """,
         channel_id,
         key,
