@@ -9,12 +9,14 @@ the stack feels: they run only when HERALD_CHAOS_RESTART_SERVERS=1.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import random
 from enum import StrEnum
 
 from deploy.local import stack as local_stack
 from tests.chaos.cluster import Cluster
+from tests.chaos.load import PublishTiming
 
 RESTART_SERVERS_VAR = "HERALD_CHAOS_RESTART_SERVERS"
 
@@ -53,7 +55,13 @@ def servers_enabled() -> bool:
 
 
 def fault_kinds() -> tuple[Fault, ...]:
-    return SERVICE_FAULTS + (SERVER_FAULTS if servers_enabled() else ())
+    """The kinds in play; HERALD_CHAOS_FAULTS (comma-separated values) narrows them."""
+    kinds = SERVICE_FAULTS + (SERVER_FAULTS if servers_enabled() else ())
+    wanted = os.environ.get("HERALD_CHAOS_FAULTS")
+    if wanted:
+        chosen = {Fault(w.strip()) for w in wanted.split(",")}
+        kinds = tuple(k for k in kinds if k in chosen)
+    return kinds
 
 
 def schedule(kinds: tuple[Fault, ...], trials: int, rng: random.Random) -> list[Fault]:
@@ -85,9 +93,19 @@ def restart_postgres() -> None:
         raise RuntimeError(f"postgres did not come back: {exc}") from None
 
 
-async def inject(fault: Fault, cluster: Cluster, rng: random.Random) -> None:
+async def inject(
+    fault: Fault, cluster: Cluster, rng: random.Random, publishes: PublishTiming
+) -> None:
+    """The publisher is killed at a random point inside a publish request, where its
+    answer can be lost after the broker took the post (the client's retry with the same
+    Idempotency-Key must not publish it twice)."""
     if fault in KILLED:
         name = KILLED[fault]
+        if fault is Fault.KILL_PUBLISHER:
+            publishes.started.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(publishes.started.wait(), timeout=5)
+            await asyncio.sleep(rng.uniform(0.0, publishes.latency_s))
         cluster.kill(name)
         await asyncio.sleep(rng.uniform(0.0, 1.0))
         await cluster.restart(name)

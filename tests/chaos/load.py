@@ -110,6 +110,18 @@ def check_expiry(told: Told, items: list[dict[str, Any]]) -> None:
             told.expired_served.add(item["post_id"])
 
 
+class PublishTiming:
+    """When publish requests start and how long an answered one takes: a publisher kill
+    aims inside a request, where the broker may hold the post but the client no answer."""
+
+    def __init__(self) -> None:
+        self.started = asyncio.Event()
+        self.latency_s = 0.05
+
+    def took(self, seconds: float) -> None:
+        self.latency_s = 0.8 * self.latency_s + 0.2 * min(seconds, 1.0)
+
+
 class Load:
     """Runs the load until `stop()`; every task finishes its request in hand first."""
 
@@ -120,6 +132,7 @@ class Load:
         self.seed = seed
         self.stopping = asyncio.Event()
         self.tasks: list[asyncio.Task[None]] = []
+        self.publishes = PublishTiming()
 
     def start(self) -> None:
         self.stopping.clear()
@@ -151,6 +164,8 @@ class Load:
                 if poll
                 else {"type": "text", "text": f"chaos {key}"}
             )
+            self.publishes.started.set()
+            began = time.monotonic()
             response = await self.client.call(
                 self.client.publisher,
                 "POST",
@@ -158,6 +173,7 @@ class Load:
                 json=body,
                 headers={**auth(owner), "Idempotency-Key": key},
             )
+            self.publishes.took(time.monotonic() - began)
             if response is not None and response.status_code == 202:
                 post_id = response.json()["post_id"]
                 self.told.acked(Post(key, channel_id, post_id, poll, uuid7_time(post_id)))

@@ -73,7 +73,7 @@ class Runner:
             at = rng.uniform(0.5, 3.0)
             await asyncio.sleep(at)
             injected = time.monotonic()
-            await inject(fault, self.cluster, rng)
+            await inject(fault, self.cluster, rng, self.load.publishes)
             recovery = await lag_zero(self.probe, injected, RECOVERY_TIMEOUT_S)
             await asyncio.sleep(1.0)
             await self.load.stop()
