@@ -27,6 +27,8 @@ CHANNELS = 1_000
 FOLLOWS = (10, 100, 1_000)
 MERGED_EVERY = 10  # one channel in ten is above the fan-out threshold
 PATH = "feed read latency vs follows"
+GENERIC_TIMELINE = "timeline, generic plan"
+GENERIC_UPDATES = "updates, generic plan"
 
 SEED = """
 WITH ch AS (
@@ -84,6 +86,12 @@ async def benchmark(ctx: Context, quick: bool) -> list[Record]:
     posts = 10 if quick else 30
     stack = await ctx.stack()
     conn = await asyncpg.connect(stack.database_url, server_settings={"timezone": "UTC"})
+    # The same statements on a connection that keeps one generic plan per prepared
+    # statement instead of re-planning over every day partition at each call.
+    generic = await asyncpg.connect(
+        stack.database_url,
+        server_settings={"timezone": "UTC", "plan_cache_mode": "force_generic_plan"},
+    )
     results: list[Result] = []
     try:
         await seed(conn, posts)
@@ -91,6 +99,8 @@ async def benchmark(ctx: Context, quick: bool) -> list[Record]:
         statements: dict[str, Callable[[str], Awaitable[list[asyncpg.Record]]]] = {
             "timeline (first page of 20)": lambda a: conn.fetch(TIMELINE, a, None, None, 20),
             "updates (first page of 100)": lambda a: conn.fetch(UPDATES, a, None, None, NEVER, 100),
+            GENERIC_TIMELINE: lambda a: generic.fetch(TIMELINE, a, None, None, 20),
+            GENERIC_UPDATES: lambda a: generic.fetch(UPDATES, a, None, None, NEVER, 100),
         }
         for label, query in statements.items():
             for k in FOLLOWS:
@@ -119,13 +129,19 @@ async def benchmark(ctx: Context, quick: bool) -> list[Record]:
                 ctx.log(f"{label}, {k} follows: p50 {result.latency_ms['p50']:.2f} ms")
     finally:
         await conn.close()
+        await generic.close()
     return [*results, *checks(results)]
 
 
 def checks(results: list[Result]) -> list[Check]:
     out: list[Check] = []
-    for label in {r.label for r in results}:
-        curve = sorted((r for r in results if r.label == label), key=lambda r: r.x or 0)
+    curves = {
+        label: sorted((r for r in results if r.label == label), key=lambda r: r.x or 0)
+        for label in dict.fromkeys(r.label for r in results)
+    }
+    for label, curve in curves.items():
+        if label in (GENERIC_TIMELINE, GENERIC_UPDATES):
+            continue
         check = ratio(
             curve[-1],
             curve[0],
@@ -136,4 +152,19 @@ def checks(results: list[Result]) -> list[Check]:
         )
         check.what = f"{label}: p50 at {curve[-1].x:,.0f} / at {curve[0].x:,.0f} follows"
         out.append(check)
+    for label, plain in (
+        (GENERIC_TIMELINE, "timeline (first page of 20)"),
+        (GENERIC_UPDATES, "updates (first page of 100)"),
+    ):
+        if label in curves and plain in curves:
+            speed = ratio(
+                curves[label][0],
+                curves[plain][0],
+                "p50",
+                "<=",
+                1.0,
+                note="informative: plan_cache_mode=force_generic_plan",
+            )
+            speed.what = f"{label} / default plans, p50 at {curves[label][0].x:,.0f} follows"
+            out.append(speed)
     return out
