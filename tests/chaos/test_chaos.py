@@ -12,8 +12,6 @@ from __future__ import annotations
 import os
 import random
 import time
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
@@ -23,29 +21,9 @@ from tests.chaos.faults import RESTART_SERVERS_VAR, fault_kinds, schedule
 from tests.chaos.load import Client, Load, Told
 from tests.chaos.runner import FIELDS, Runner, report
 from tests.chaos.setup import build_world
-from tests.support.stack import StackSlice, create_test_stack, destroy_test_stack
+from tests.support.stack import StackSlice
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-async def chaos_stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[StackSlice]:
-    """A database and topic namespace of the suite's own: its processes get killed."""
-    stack = await create_test_stack(str(tmp_path_factory.mktemp("chaos-media")))
-    yield stack
-    await destroy_test_stack(stack)
-
-
-@pytest.fixture
-async def cluster(
-    chaos_stack: StackSlice, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[Cluster]:
-    cluster = Cluster(chaos_stack, Path(tmp_path_factory.mktemp("chaos-logs")))
-    try:
-        await cluster.start()
-        yield cluster
-    finally:
-        cluster.stop()
 
 
 async def test_faults_under_load(
