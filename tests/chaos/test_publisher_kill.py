@@ -44,16 +44,14 @@ async def test_retry_after_kill_between_produce_and_commit_publishes_once(
     async with httpx.AsyncClient(base_url=cluster.url("publisher"), timeout=30) as publisher:
         channel_id, owner = (await create_channel(publisher, "kill")).split("|")
         key = uuid.uuid4().hex
-        request = {
-            "url": f"/v1/channels/{channel_id}/posts",
-            "json": {"type": "text", "text": f"chaos {key}"},
-            "headers": {**auth(owner), "Idempotency-Key": key},
-        }
+        url = f"/v1/channels/{channel_id}/posts"
+        body = {"type": "text", "text": f"chaos {key}"}
+        headers = {**auth(owner), "Idempotency-Key": key}
         db = await asyncpg.connect(chaos_stack.database_url)
         try:
             async with db.transaction():
                 await db.execute("LOCK TABLE accepted_posts IN ACCESS EXCLUSIVE MODE")
-                first = asyncio.create_task(publisher.post(**request))
+                first = asyncio.create_task(publisher.post(url, json=body, headers=headers))
                 # Produced and acknowledged, now waiting for the lock: the answer never comes.
                 await until_publish_waits_for_lock(db)
                 cluster.kill("publisher")
@@ -62,7 +60,7 @@ async def test_retry_after_kill_between_produce_and_commit_publishes_once(
         with contextlib.suppress(httpx.HTTPError):
             await first
         await cluster.restart("publisher")
-        retry = await publisher.post(**request)
+        retry = await publisher.post(url, json=body, headers=headers)
         assert retry.status_code == 202, retry.text
         post_id = retry.json()["post_id"]
 
