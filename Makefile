@@ -73,3 +73,13 @@ FUZZ_TIME_S ?= 600
 fuzz: bootstrap
 	HERALD_FUZZ_MAX_EXAMPLES=$(FUZZ_EXAMPLES) HERALD_FUZZ_MAX_TIME_S=$(FUZZ_TIME_S) \
 		$(STACK) with-stack $(PY) -m pytest tests/security/test_fuzz_openapi.py -q
+
+# Fault injection under load (tests/chaos): at least 20 trials, one fault each, including
+# restarts of the local Kafka and Postgres; prints the trial table. Seed: CHAOS_SEED=<n>.
+.PHONY: chaos
+CHAOS_TRIALS ?= 21
+CHAOS_SEED ?=
+chaos: bootstrap
+	HERALD_CHAOS_RESTART_SERVERS=1 HERALD_CHAOS_TRIALS=$(CHAOS_TRIALS) \
+		HERALD_CHAOS_SEED=$(CHAOS_SEED) \
+		$(STACK) with-stack $(PY) -m pytest tests/chaos -q -s $(PYTEST_ARGS)
