@@ -15,10 +15,16 @@ from tests.support.stack import StackSlice, create_test_stack, destroy_test_stac
 INTEGRATION_DIR = Path(__file__).parent / "integration"
 
 
+CHAOS_DIR = Path(__file__).parent / "chaos"
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if INTEGRATION_DIR in Path(str(item.fspath)).parents:
             item.add_marker(pytest.mark.integration)
+    # The chaos suite may restart the shared Kafka and Postgres (CI, `make chaos`): run it
+    # last, so no other test runs across such a restart.
+    items.sort(key=lambda item: CHAOS_DIR in Path(str(item.fspath)).parents)
 
 
 @pytest.fixture(scope="session")
