@@ -40,6 +40,8 @@ class Findings:
     unexpected: set[str] = field(default_factory=set)
     expired: set[str] = field(default_factory=set)
     unacked_landed: set[str] = field(default_factory=set)
+    # Served vs recounted values (and the rows' counted state) of wrong counters.
+    details: list[str] = field(default_factory=list)
 
     def problems(self) -> int:
         return sum(
@@ -184,9 +186,27 @@ class Checker:
                 continue
             counters = item["counters"]
             for kind in ("reactions", "votes"):
-                if {k: v for k, v in counters[kind].items() if v} != recount[post_id][kind]:
+                shown = {k: v for k, v in counters[kind].items() if v}
+                if shown != recount[post_id][kind]:
                     found.wrong_counts.add(f"{kind}:{post_id}")
+                    found.details.append(
+                        f"{kind} {post_id}: served {shown}, recount {recount[post_id][kind]}, "
+                        f"rows {await self._counted_rows(db, kind, post_id)}"
+                    )
         await self._rows_match_told(db, found)
+
+    async def _counted_rows(self, db: asyncpg.Connection, kind: str, post_id: str) -> str:
+        """Choice → counted choice of each account's row (no account ids printed)."""
+        table, now, counted = (
+            ("reactions", "emoji", "counted_emoji")
+            if kind == "reactions"
+            else ("poll_votes", "options", "counted_options")
+        )
+        rows = await db.fetch(
+            f"SELECT {now} AS now, {counted} AS counted FROM {table} WHERE post_id = $1::uuid",
+            post_id,
+        )
+        return ", ".join(f"{r['now']}←{r['counted']}" for r in rows)
 
     async def _rows_match_told(self, db: asyncpg.Connection, found: Findings) -> None:
         rows = {

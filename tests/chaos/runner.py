@@ -131,6 +131,7 @@ def report(runner: Runner) -> str:
             for name in FIELDS
             if getattr(runner.seen, name)
         ),
+        *(f"  {line}" for line in runner.last.details[:8]),
         f"(informational) posts that landed without an acknowledgement: "
         f"{len(runner.last.unacked_landed)}",
     ]
