@@ -24,7 +24,8 @@ import httpx
 from tests.support.tokens import auth
 
 EMOJI = ("👍", "❤️", "😂", "🎉")
-RETRY_BUDGET_S = 120.0
+# Past this a client gives up on a request (bounds a trial when a service stays broken).
+RETRY_BUDGET_S = 30.0
 # Marks an account's reaction/vote whose last request never got a definite answer.
 UNKNOWN: Any = object()
 
@@ -53,6 +54,9 @@ class Told:
     expired_served: set[str] = field(default_factory=set)
     retries: int = 0
     requests: int = 0
+    gave_up: int = 0
+    # Why requests were retried: status code or transport error name → count.
+    retried_for: dict[str, int] = field(default_factory=dict)
 
     def acked(self, post: Post) -> None:
         self.posts[post.post_id] = post
@@ -90,9 +94,12 @@ class Client:
                 response = await http.request(method, url, **kwargs)
                 if response.status_code < 500 and response.status_code not in (408, 429):
                     return response
-            except httpx.HTTPError:
-                pass
+                why = str(response.status_code)
+            except httpx.HTTPError as exc:
+                why = type(exc).__name__
+            self.told.retried_for[why] = self.told.retried_for.get(why, 0) + 1
             if time.monotonic() > deadline:
+                self.told.gave_up += 1
                 return None
             self.told.retries += 1
             await asyncio.sleep(delay)

@@ -21,7 +21,7 @@ from tests.chaos.faults import Fault, inject
 from tests.chaos.load import Load
 
 RECOVERY_TIMEOUT_S = 120.0
-SETTLE_TIMEOUT_S = 45.0
+SETTLE_TIMEOUT_S = 30.0
 FIELDS = ("lost", "duplicated", "wrong_counts", "seq_errors", "unexpected", "expired")
 
 
@@ -33,6 +33,8 @@ class Trial:
     recovery_s: float | None
     acked: int
     new: dict[str, int] = field(default_factory=dict)
+    # Services were restarted after this trial's failed check, so the next starts clean.
+    reset: bool = False
 
 
 async def lag_zero(probe: LagProbe, since: float, timeout_s: float) -> float | None:
@@ -86,6 +88,10 @@ class Runner:
                 new[name] = len(fresh)
             trial = Trial(n, fault, at, recovery, len(self.load.told.posts), new)
             self.trials.append(trial)
+            if any(new.values()):
+                # A service left in a broken state would fail every later trial too.
+                await asyncio.gather(*(self.cluster.restart(s) for s in self.cluster.procs))
+                trial.reset = True
             print(row(trial), flush=True)
 
     def totals(self) -> dict[str, int]:
@@ -104,7 +110,7 @@ def row(t: Trial) -> str:
     return (
         f"{t.n:>3} {t.fault.value:<17} {t.at_s:>5.1f} {rec:>8} {t.acked:>6} "
         f"{n['lost']:>5} {n['duplicated']:>4} {n['wrong_counts']:>6} {n['seq_errors']:>4} "
-        f"{n['unexpected']:>5} {n['expired']:>7}"
+        f"{n['unexpected']:>5} {n['expired']:>7}" + ("  (services restarted)" if t.reset else "")
     )
 
 
@@ -124,7 +130,8 @@ def report(runner: Runner) -> str:
     lines += [
         "",
         f"seed {runner.seed}: trials {len(runner.trials)}, posts acknowledged {len(told.posts)}, "
-        f"requests {told.requests} (retried {told.retries})",
+        f"requests {told.requests} (retried {told.retries}: {told.retried_for}; "
+        f"given up {told.gave_up})",
         "totals: " + ", ".join(f"{k} {v}" for k, v in totals.items()),
         *(
             f"  {name}: {sorted(getattr(runner.seen, name))[:6]}"
