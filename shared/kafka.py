@@ -8,6 +8,7 @@ auto-commit: the caller commits `offset + 1` only after its write committed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -39,7 +40,41 @@ def make_producer(settings: HeraldSettings, **overrides: Any) -> AIOKafkaProduce
         "max_request_size": 1024 * 1024,
     }
     options.update(overrides)
-    return AIOKafkaProducer(**options)
+    producer = AIOKafkaProducer(**options)
+    producer._herald_options = options  # for `revive`
+    return producer
+
+
+def _sender_dead(producer: AIOKafkaProducer) -> bool:
+    if getattr(producer, "_herald_revive_pending", False):
+        return True
+    task = getattr(getattr(producer, "_sender", None), "sender_task", None)
+    return task is not None and task.done()
+
+
+async def revive(producer: AIOKafkaProducer) -> None:
+    """Re-initialise a producer whose sender task died, in place (every holder of the
+    object keeps working), with a new producer id.
+
+    aiokafka ends its sender task for good on a fatal error such as
+    OutOfOrderSequenceNumber, which a broker restart can cause (found by the chaos
+    suite); every later send then fails at once and the service would answer 503 until
+    restarted. A failed start (broker still down) is retried by the next call.
+    """
+    options = getattr(producer, "_herald_options", None)
+    if options is None or not _sender_dead(producer):
+        return
+    lock: asyncio.Lock = producer.__dict__.setdefault("_herald_revive_lock", asyncio.Lock())
+    async with lock:
+        if not _sender_dead(producer):
+            return
+        producer._herald_revive_pending = True
+        with contextlib.suppress(Exception):
+            await producer.stop()
+        producer.__init__(**options)
+        await producer.start()
+        producer._herald_revive_pending = False
+        log.warning("kafka producer restarted after its sender failed")
 
 
 def make_consumer(
@@ -69,6 +104,7 @@ async def produce(
     loop = asyncio.get_running_loop()
     started = loop.time()
     try:
+        await asyncio.wait_for(revive(producer), timeout_s)
         await asyncio.wait_for(
             producer.send_and_wait(topic, event.encode(), key=raw_key), timeout_s
         )

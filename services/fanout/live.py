@@ -16,6 +16,7 @@ from uuid import UUID
 from aiokafka import AIOKafkaProducer
 
 from shared.events.envelope import Event
+from shared.kafka import revive
 from shared.logs import request_id_var
 from shared.metrics.common import KAFKA_PRODUCE_ERRORS, KAFKA_PRODUCE_SECONDS
 from shared.metrics.fanout import LIVE_EVENTS
@@ -43,6 +44,8 @@ class LiveEmitter:
         def observe(_: asyncio.Future[object]) -> None:
             acked.observe(loop.time() - started)
 
+        # A sender that died on a fatal error (e.g. after a broker restart) is replaced.
+        await asyncio.wait_for(revive(self.producer), self.timeout_s)
         futures: list[asyncio.Future[object]] = []
         for channel_id, event in events:
             token = request_id_var.set(event.request_id)

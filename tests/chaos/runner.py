@@ -4,7 +4,9 @@ A trial: load starts; after a random delay one fault is injected; recovery is th
 from injection until the fault is over and fan-out's consumer lag is back at zero (load
 still running); then the load stops, the system drains, and the history checker runs
 (re-checking for a bounded while: counters are eventually consistent). Problems are
-attributed to the first trial whose check shows them.
+attributed to the first trial whose check shows them. A trial in which no post was
+acknowledged at all counts as `stalled` (a service never came back). After a trial with
+problems every service is restarted, so one stuck service does not fail every later trial.
 """
 
 from __future__ import annotations
@@ -67,6 +69,7 @@ class Runner:
     trials: list[Trial] = field(default_factory=list)
     seen: Findings = field(default_factory=Findings)
     last: Findings = field(default_factory=Findings)
+    stalled: set[int] = field(default_factory=set)
 
     async def run(self, faults: list[Fault]) -> None:
         rng = random.Random(self.seed)
@@ -86,7 +89,14 @@ class Runner:
                 fresh = getattr(found, name) - getattr(self.seen, name)
                 getattr(self.seen, name).update(fresh)
                 new[name] = len(fresh)
-            trial = Trial(n, fault, at, recovery, len(self.load.told.posts), new)
+            acked = len(self.load.told.posts)
+            if acked == (self.trials[-1].acked if self.trials else 0):
+                # Nothing acknowledged through a whole trial: a service stayed down.
+                self.stalled.add(n)
+                new["stalled"] = 1
+            else:
+                new["stalled"] = 0
+            trial = Trial(n, fault, at, recovery, acked, new)
             self.trials.append(trial)
             if any(new.values()):
                 # A service left in a broken state would fail every later trial too.
@@ -95,12 +105,14 @@ class Runner:
             print(row(trial), flush=True)
 
     def totals(self) -> dict[str, int]:
-        return {name: len(getattr(self.seen, name)) for name in FIELDS}
+        totals = {name: len(getattr(self.seen, name)) for name in FIELDS}
+        totals["stalled"] = len(self.stalled)
+        return totals
 
 
 HEADER = (
     f"{'#':>3} {'fault':<17} {'at s':>5} {'recov s':>8} {'acked':>6} "
-    f"{'lost':>5} {'dup':>4} {'counts':>6} {'seq':>4} {'unexp':>5} {'expired':>7}"
+    f"{'lost':>5} {'dup':>4} {'counts':>6} {'seq':>4} {'unexp':>5} {'expired':>7} {'stalled':>7}"
 )
 
 
@@ -110,7 +122,8 @@ def row(t: Trial) -> str:
     return (
         f"{t.n:>3} {t.fault.value:<17} {t.at_s:>5.1f} {rec:>8} {t.acked:>6} "
         f"{n['lost']:>5} {n['duplicated']:>4} {n['wrong_counts']:>6} {n['seq_errors']:>4} "
-        f"{n['unexpected']:>5} {n['expired']:>7}" + ("  (services restarted)" if t.reset else "")
+        f"{n['unexpected']:>5} {n['expired']:>7} {n['stalled']:>7}"
+        + ("  (services restarted)" if t.reset else "")
     )
 
 
