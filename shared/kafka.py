@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaError, OutOfOrderSequenceNumber
 
 from shared.events.dlq import DeadLetter
 from shared.events.envelope import Event
@@ -43,6 +43,19 @@ def make_producer(settings: HeraldSettings, **overrides: Any) -> AIOKafkaProduce
     producer = AIOKafkaProducer(**options)
     producer._herald_options = options  # for `revive`
     return producer
+
+
+# Errors after which a partition's sequence numbers never line up again for this producer
+# id: only a new producer id (a re-initialised producer) sends there again.
+FATAL_SEQUENCE_ERRORS: tuple[type[Exception], ...] = (OutOfOrderSequenceNumber,)
+
+
+def note_failure(producer: AIOKafkaProducer, exc: BaseException | None) -> None:
+    """Mark the producer for `revive` when a send failed with a fatal sequence error."""
+    if isinstance(exc, FATAL_SEQUENCE_ERRORS) or isinstance(
+        getattr(exc, "__cause__", None), FATAL_SEQUENCE_ERRORS
+    ):
+        producer._herald_revive_pending = True
 
 
 def _sender_dead(producer: AIOKafkaProducer) -> bool:
@@ -109,6 +122,7 @@ async def produce(
             producer.send_and_wait(topic, event.encode(), key=raw_key), timeout_s
         )
     except (TimeoutError, KafkaError) as exc:
+        note_failure(producer, exc)
         KAFKA_PRODUCE_ERRORS.labels(service=service, topic=_base(topic)).inc()
         raise KafkaUnavailable(f"produce to {topic} failed: {type(exc).__name__}") from exc
     finally:

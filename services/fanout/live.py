@@ -16,7 +16,7 @@ from uuid import UUID
 from aiokafka import AIOKafkaProducer
 
 from shared.events.envelope import Event
-from shared.kafka import revive
+from shared.kafka import note_failure, revive
 from shared.logs import request_id_var
 from shared.metrics.common import KAFKA_PRODUCE_ERRORS, KAFKA_PRODUCE_SECONDS
 from shared.metrics.fanout import LIVE_EVENTS
@@ -69,5 +69,6 @@ class LiveEmitter:
             outcome = "failed" if isinstance(result, BaseException) else "sent"
             LIVE_EVENTS.labels(type=event.type, outcome=outcome).inc()
             if outcome == "failed":
+                note_failure(self.producer, result)  # type: ignore[arg-type]
                 KAFKA_PRODUCE_ERRORS.labels(service="fanout", topic=LIVE.name).inc()
                 log.warning("live event not sent", extra={"type": event.type, "error": str(result)})
