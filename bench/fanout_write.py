@@ -18,6 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
+from bench import harness
 from shared.settings import HeraldSettings
 
 SCHEMA = """
@@ -71,7 +72,7 @@ async def measure(conn: asyncpg.Connection, size: int, repeat: int) -> tuple[flo
     return statistics.median(select_s), statistics.median(copy_s)
 
 
-async def main(sizes: list[int], repeat: int) -> None:
+async def main(sizes: list[int], repeat: int) -> list[tuple[int, float, float]]:
     base = HeraldSettings().database_url
     database = f"herald_bench_{uuid.uuid4().hex[:8]}"
     admin = await asyncpg.connect(base)
@@ -85,17 +86,48 @@ async def main(sizes: list[int], repeat: int) -> None:
                 f"{'followers':>10} {'insert-select ms':>17} {'copy ms':>9} "
                 f"{'rows/s (select)':>16} {'ratio':>6}"
             )
+            measured = []
             for size in sizes:
                 sel, cop = await measure(conn, size, repeat)
+                measured.append((size, sel, cop))
                 print(
                     f"{size:>10} {sel * 1000:>17.1f} {cop * 1000:>9.1f} "
                     f"{size / sel:>16,.0f} {cop / sel:>6.2f}"
                 )
         finally:
             await conn.close()
+        return measured
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
         await admin.close()
+
+
+async def benchmark(ctx: harness.Context, quick: bool) -> list[harness.Record]:
+    """`bench.run` entry point (bench.harness convention): medians per size as harness
+    records, with the DESIGN.md checks at 10 k followers."""
+    sizes = [10_000] if quick else [10_000, 100_000, 300_000]
+    records: list[harness.Record] = []
+    for size, select_s, copy_s in await main(sizes, 3):
+        for label, seconds, base in (("INSERT … SELECT", select_s, False), ("COPY", copy_s, True)):
+            records.append(
+                harness.Result(
+                    bench="",
+                    path=f"fan-out write, {size:,} followers",
+                    label=label,
+                    baseline=base,
+                    rate=size / seconds,
+                    unit="rows/s",
+                    latency_ms={"p50": seconds * 1000},
+                    samples=3,
+                )
+            )
+    select, copy = records[0], records[1]
+    assert isinstance(select, harness.Result) and isinstance(copy, harness.Result)
+    return [
+        *records,
+        harness.ratio(select, copy, "rate", ">=", 0.8),
+        harness.absolute(select, "p50", "<=", 100, "ms", note="10 k followers in < 100 ms"),
+    ]
 
 
 if __name__ == "__main__":

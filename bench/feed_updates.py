@@ -31,6 +31,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 
+from bench import harness
 from tests.support.processes import ROOT, ServiceProcess
 from tests.support.stack import StackSlice, create_test_stack, destroy_test_stack
 from tests.support.tokens import auth
@@ -153,7 +154,7 @@ class BenchServer(ServiceProcess):
         )
 
 
-async def main(duration: float, concurrency: int) -> None:
+async def main(duration: float, concurrency: int) -> dict[str, list[Result]]:
     stack = await create_test_stack(tempfile.mkdtemp(prefix="herald-bench-media-"))
     server: ServiceProcess | None = None
     try:
@@ -187,10 +188,32 @@ async def main(duration: float, concurrency: int) -> None:
         bare = statistics.mean(r.rate for r in results["/bare/updates"])
         feed = statistics.mean(r.rate for r in results["/v1/updates?limit=100"])
         print(f"feed/bare rate ratio: {feed / bare:.2f} (target >= 0.50)")
+        return results
     finally:
         if server is not None:
             server.stop()
         await destroy_test_stack(stack)
+
+
+async def benchmark(ctx: harness.Context, quick: bool) -> list[harness.Record]:
+    """`bench.run` entry point (bench.harness convention): this measurement, shorter in
+    quick mode, as harness records with its DESIGN.md check (rounds merged)."""
+    results = await main(3.0 if quick else 8.0, 16)
+    records = []
+    for path, label in (("/bare/updates", "bare asyncpg query"), ("/v1/updates?limit=100", "feed")):
+        runs = results[path]
+        records.append(
+            harness.Result(
+                bench="",
+                path=f"GET /v1/updates, {FOLLOWS} follows",
+                label=label,
+                baseline=path.startswith("/bare"),
+                rate=sum(r.requests for r in runs) / sum(r.seconds for r in runs),
+                latency_ms=harness.latency_summary([x for r in runs for x in r.latencies]),
+                samples=sum(r.requests for r in runs),
+            )
+        )
+    return [*records, harness.ratio(records[1], records[0], "rate", ">=", 0.5)]
 
 
 def cli() -> None:

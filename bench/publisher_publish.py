@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import httpx
 from fastapi import FastAPI, Request
 
+from bench import harness
 from tests.support.processes import ServiceProcess, free_port
 from tests.support.stack import StackSlice, create_test_stack, destroy_test_stack
 from tests.support.tokens import auth
@@ -151,7 +152,7 @@ async def drive(
         return Result(name, counts["ok"], counts["errors"], seconds, latencies, "".join(sample))
 
 
-async def run(duration_s: float, concurrency: int) -> None:
+async def run(duration_s: float, concurrency: int) -> list[Result]:
     media = tempfile.mkdtemp(prefix="herald-bench-media-")
     stack: StackSlice = await create_test_stack(media)
     logs = tempfile.mkdtemp(prefix="herald-bench-logs-")
@@ -216,6 +217,7 @@ async def run(duration_s: float, concurrency: int) -> None:
         baseline, full = results
         if baseline.rate > 0:
             print(f"ratio publisher/baseline: {full.rate / baseline.rate:.2f} (target >= 0.50)")
+        return results
     finally:
         publisher.stop()
         if bare.returncode is None:
@@ -234,6 +236,27 @@ async def _wait_listening(port: int, timeout_s: float = 30) -> None:
         except OSError:
             await asyncio.sleep(0.2)
     raise TimeoutError("baseline server did not start")
+
+
+async def benchmark(ctx: harness.Context, quick: bool) -> list[harness.Record]:
+    """`bench.run` entry point (bench.harness convention): this measurement, shorter in
+    quick mode, as harness records with its DESIGN.md check."""
+    baseline, full = await run(5.0 if quick else 20.0, 16 if quick else 32)
+    path = "publish: POST /v1/channels/{id}/posts"
+    records = [
+        harness.Result(
+            bench="",
+            path=path,
+            label=label,
+            baseline=r is baseline,
+            rate=r.rate,
+            latency_ms=harness.latency_summary(r.latencies),
+            samples=r.requests,
+            errors=r.errors,
+        )
+        for label, r in (("bare endpoint (token + produce)", baseline), ("publisher", full))
+    ]
+    return [*records, harness.ratio(records[1], records[0], "rate", ">=", 0.5)]
 
 
 def main() -> None:
