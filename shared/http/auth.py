@@ -46,7 +46,7 @@ def _limit(request: Request, key: str) -> None:
         limiter.check(key)
 
 
-def require_account(request: Request) -> Principal:
+async def require_account(request: Request) -> Principal:
     token = _bearer(request)
     if token is None:
         raise Problem(401, "a bearer token is required", type_="unauthorized", headers=_CHALLENGE)
@@ -55,7 +55,7 @@ def require_account(request: Request) -> Principal:
     return principal
 
 
-def optional_account(request: Request) -> Principal | None:
+async def optional_account(request: Request) -> Principal | None:
     token = _bearer(request)
     if token is None:
         client = request.client.host if request.client else "unknown"

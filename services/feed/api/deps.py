@@ -31,16 +31,16 @@ def _deps(request: Request) -> Dependencies:
     return deps
 
 
-def get_settings(request: Request) -> FeedSettings:
+async def get_settings(request: Request) -> FeedSettings:
     settings: FeedSettings = request.app.state.settings
     return settings
 
 
-def get_pool(request: Request) -> asyncpg.Pool:
+async def get_pool(request: Request) -> asyncpg.Pool:
     return _deps(request).require_pool()
 
 
-def get_hub(request: Request) -> Hub:
+async def get_hub(request: Request) -> Hub:
     hub: Hub = request.app.state.hub
     return hub
 

@@ -24,22 +24,22 @@ from shared.media import LocalMediaStore
 IDEMPOTENCY_KEY_MAX = 128
 
 
-def _pool(request: Request) -> asyncpg.Pool:
+async def _pool(request: Request) -> asyncpg.Pool:
     pool: asyncpg.Pool = request.app.state.deps.require_pool()
     return pool
 
 
-def _producer(request: Request) -> AIOKafkaProducer:
+async def _producer(request: Request) -> AIOKafkaProducer:
     producer: AIOKafkaProducer = request.app.state.deps.require_producer()
     return producer
 
 
-def _settings(request: Request) -> PublisherSettings:
+async def _settings(request: Request) -> PublisherSettings:
     settings: PublisherSettings = request.app.state.settings
     return settings
 
 
-def _media_store(request: Request) -> LocalMediaStore:
+async def _media_store(request: Request) -> LocalMediaStore:
     store: LocalMediaStore = request.app.state.media_store
     return store
 
@@ -73,7 +73,7 @@ async def require_owner(access: AdminAccess) -> Access:
 OwnerAccess = Annotated[Access, Depends(require_owner)]
 
 
-def idempotency_key(
+async def idempotency_key(
     key: Annotated[
         str | None,
         Header(
