@@ -19,6 +19,7 @@ help:
 	@echo "make openapi    write docs/openapi/{publisher,feed}.json"
 	@echo "make fuzz       OpenAPI fuzzing of publisher and feed (FUZZ_TIME_S=600)"
 	@echo "make bench      benchmarks vs their baselines -> bench/results/ (ARGS=--quick: < 3 min)"
+	@echo "make chaos      fault injection under load, 21 trials (restarts Kafka and Postgres)"
 
 bootstrap:
 	@bash deploy/local/bootstrap.sh
