@@ -14,18 +14,18 @@ import logging
 
 import faust
 
-from services.fanout.batching import BatchConsumer
+from services.fanout.batching import BatchConsumer, Handler
 from services.fanout.config import FanoutSettings
 from services.fanout.counters.handler import CountersHandler
 from services.fanout.counters.live import CountersPublisher
 from services.fanout.live import LiveEmitter
 from services.fanout.posts.handler import PostsHandler
 from services.fanout.stats import StatsRefresher
-from shared.events import INTERACTION_EVENTS, POST_EVENTS
+from shared.events import INTERACTION_EVENTS, POST_EVENTS, EventRegistry
 from shared.http.ops import Readiness, create_ops_app, ops_server
 from shared.kafka import make_consumer
 from shared.runtime import Dependencies
-from shared.topics import INTERACTIONS, POSTS
+from shared.topics import INTERACTIONS, POSTS, TopicSpec
 
 log = logging.getLogger(__name__)
 
@@ -82,31 +82,14 @@ class FanoutApp(faust.App):
         live = LiveEmitter(producer, settings)
         self.counters_publisher = CountersPublisher(pool, live, settings.counters_live_interval_s)
         self.consumers = [
-            BatchConsumer(
-                settings=settings,
-                consumer=make_consumer(
-                    settings,
-                    [settings.topic(POSTS.name)],
-                    settings.group("herald-fanout-posts"),
-                    max_poll_records=settings.batch_max_records,
-                ),
-                producer=producer,
-                registry=POST_EVENTS,
-                handler=PostsHandler(pool, live, settings.write_max_followers),
-                name=POSTS.name,
+            self._batch_consumer(
+                POSTS, "posts", POST_EVENTS, PostsHandler(pool, live, settings.write_max_followers)
             ),
-            BatchConsumer(
-                settings=settings,
-                consumer=make_consumer(
-                    settings,
-                    [settings.topic(INTERACTIONS.name)],
-                    settings.group("herald-fanout-interactions"),
-                    max_poll_records=settings.batch_max_records,
-                ),
-                producer=producer,
-                registry=INTERACTION_EVENTS,
-                handler=CountersHandler(pool, self.counters_publisher),
-                name=INTERACTIONS.name,
+            self._batch_consumer(
+                INTERACTIONS,
+                "interactions",
+                INTERACTION_EVENTS,
+                CountersHandler(pool, self.counters_publisher),
             ),
         ]
         self.consumer_tasks = [asyncio.create_task(c.run()) for c in self.consumers]
@@ -114,6 +97,25 @@ class FanoutApp(faust.App):
         self.stats = StatsRefresher(pool, settings.stats_flush_interval_s)
         self.consumer_tasks.append(asyncio.create_task(self.stats.run()))
         await asyncio.gather(*self.consumer_tasks)
+
+    def _batch_consumer(
+        self, topic: TopicSpec, role: str, registry: EventRegistry, handler: Handler
+    ) -> BatchConsumer:
+        """A manually committed consumer of one topic, in its own group per role."""
+        settings = self.herald_settings
+        return BatchConsumer(
+            settings=settings,
+            consumer=make_consumer(
+                settings,
+                [settings.topic(topic.name)],
+                settings.group(f"herald-fanout-{role}"),
+                max_poll_records=settings.batch_max_records,
+            ),
+            producer=self.deps.require_producer(),
+            registry=registry,
+            handler=handler,
+            name=topic.name,
+        )
 
     async def on_stop(self) -> None:
         for consumer in self.consumers:
