@@ -18,7 +18,9 @@ from services.fanout.batching import BatchConsumer, Handler
 from services.fanout.config import FanoutSettings
 from services.fanout.counters.handler import CountersHandler
 from services.fanout.counters.live import CountersPublisher
+from services.fanout.counters.reconcile import Reconciler
 from services.fanout.live import LiveEmitter
+from services.fanout.periodic import Periodic
 from services.fanout.posts.handler import PostsHandler
 from services.fanout.stats import StatsRefresher
 from shared.events import INTERACTION_EVENTS, POST_EVENTS, EventRegistry
@@ -59,7 +61,7 @@ class FanoutApp(faust.App):
         self.consumers: list[BatchConsumer] = []
         self.consumer_tasks: list[asyncio.Task[None]] = []
         self.counters_publisher: CountersPublisher | None = None
-        self.stats: StatsRefresher | None = None
+        self.periodic: list[Periodic] = []
 
     async def on_start(self) -> None:
         await super().on_start()
@@ -94,8 +96,11 @@ class FanoutApp(faust.App):
         ]
         self.consumer_tasks = [asyncio.create_task(c.run()) for c in self.consumers]
         self.consumer_tasks.append(asyncio.create_task(self.counters_publisher.run()))
-        self.stats = StatsRefresher(pool, settings.stats_flush_interval_s)
-        self.consumer_tasks.append(asyncio.create_task(self.stats.run()))
+        self.periodic = [
+            StatsRefresher(pool, settings.stats_flush_interval_s),
+            Reconciler(pool, self.counters_publisher, settings.reconcile_interval_s),
+        ]
+        self.consumer_tasks += [asyncio.create_task(task.run()) for task in self.periodic]
         await asyncio.gather(*self.consumer_tasks)
 
     def _batch_consumer(
@@ -122,8 +127,8 @@ class FanoutApp(faust.App):
             consumer.request_stop()
         if self.counters_publisher is not None:
             self.counters_publisher.request_stop()
-        if self.stats is not None:
-            self.stats.request_stop()
+        for periodic in self.periodic:
+            periodic.request_stop()
         if self.consumer_tasks:
             _, pending = await asyncio.wait(self.consumer_tasks, timeout=STOP_GRACE_S)
             for task in pending:

@@ -33,6 +33,10 @@ class FanoutSettings(HeraldSettings):
     counters_live_interval_s: float = Field(
         default=1.0, gt=0, validation_alias="HERALD_FANOUT_COUNTERS_LIVE_INTERVAL_S"
     )
+    # How often rows whose interaction event was lost are found and counted.
+    reconcile_interval_s: float = Field(
+        default=10.0, gt=0, validation_alias="HERALD_FANOUT_RECONCILE_INTERVAL_S"
+    )
     # How often the windowed directory stats are written to channel_stats.
     stats_flush_interval_s: float = Field(
         default=10.0, gt=0, validation_alias="HERALD_FANOUT_STATS_FLUSH_INTERVAL_S"

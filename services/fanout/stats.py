@@ -10,11 +10,11 @@ that went quiet decays to 0 one last time.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 
 import asyncpg
+
+from services.fanout.periodic import Periodic
 
 log = logging.getLogger(__name__)
 
@@ -43,21 +43,13 @@ WHERE (s.posts_7d, s.followers_7d_change) IS DISTINCT FROM
 """
 
 
-class StatsRefresher:
+class StatsRefresher(Periodic):
+    name = "directory stats refresh"
+
     def __init__(self, pool: asyncpg.Pool, interval_s: float) -> None:
+        super().__init__(interval_s)
         self.pool = pool
-        self.interval_s = interval_s
-        self._stopping = asyncio.Event()
 
-    def request_stop(self) -> None:
-        self._stopping.set()
-
-    async def run(self) -> None:
-        while not self._stopping.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), self.interval_s)
-            try:
-                async with self.pool.acquire() as conn:
-                    await conn.execute(REFRESH_SQL)
-            except Exception:  # Postgres away: the next round catches up
-                log.warning("directory stats refresh failed", exc_info=True)
+    async def tick(self) -> None:
+        async with self.pool.acquire() as conn:
+            await conn.execute(REFRESH_SQL)

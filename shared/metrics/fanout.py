@@ -53,3 +53,8 @@ COUNTER_DELTAS = Counter(
     "follow) — replays move nothing and add nothing here.",
     ["kind"],
 )
+COUNTERS_RECONCILED = Counter(
+    "herald_fanout_rows_reconciled_total",
+    "Per-account interaction rows counted by the reconciliation sweep because no event "
+    "announced them (their event was lost while the broker was down).",
+)

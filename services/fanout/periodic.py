@@ -1,0 +1,38 @@
+"""A task that does one round of work every `interval_s` until asked to stop.
+
+A failed round (Postgres away, most often) is logged and the next round tries again:
+periodic work here only ever catches up on state that is already durable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+log = logging.getLogger(__name__)
+
+
+class Periodic:
+    name = "periodic task"
+
+    def __init__(self, interval_s: float) -> None:
+        self.interval_s = interval_s
+        self._stopping = asyncio.Event()
+
+    async def tick(self) -> None:
+        raise NotImplementedError
+
+    def request_stop(self) -> None:
+        self._stopping.set()
+
+    async def run(self) -> None:
+        while not self._stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self.interval_s)
+            if self._stopping.is_set():
+                return
+            try:
+                await self.tick()
+            except Exception:
+                log.warning("%s failed; the next round catches up", self.name, exc_info=True)
