@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import asyncpg
 import uvicorn
@@ -57,7 +57,6 @@ class Dependencies:
     want_producer: bool = True
     pool: asyncpg.Pool | None = None
     producer: AIOKafkaProducer | None = None
-    _started: list[str] = field(default_factory=list)
 
     async def start(self) -> None:
         BUILD_INFO.labels(service=self.service, version=VERSION).set(1)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any
 
 import asyncpg
 import orjson
@@ -71,7 +70,3 @@ def observe_pool(pool: asyncpg.Pool, service: str) -> None:
     idle = pool.get_idle_size()
     DB_POOL_CONNECTIONS.labels(service=service, state="in_use").set(size - idle)
     DB_POOL_CONNECTIONS.labels(service=service, state="idle").set(idle)
-
-
-def record_to_dict(record: asyncpg.Record) -> dict[str, Any]:
-    return dict(record.items())
