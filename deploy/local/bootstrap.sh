@@ -12,7 +12,7 @@ PYTHON=${PYTHON:-python3}
 STAMPS=.local/stamps
 mkdir -p "$STAMPS"
 
-say() { printf '[bootstrap] %s\n' "$*"; }
+say() { printf '[bootstrap] %s\n' "$*" >&2; }
 
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
