@@ -47,6 +47,9 @@ DATABASE_DOWN: tuple[type[Exception], ...] = (
     asyncpg.InterfaceError,
     asyncpg.CannotConnectNowError,
     asyncpg.AdminShutdownError,
+    # A pooled connection whose previous operation was cut off by a server restart
+    # (seen in the chaos suite): the next request gets a fresh connection.
+    asyncpg.InternalClientError,
 )
 
 
