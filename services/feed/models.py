@@ -8,6 +8,7 @@ never carry their authoring admin.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -66,6 +67,11 @@ class ChannelSummary(BaseModel):
     name: str
     avatar_media_id: UUID | None
     verified: bool
+
+    @classmethod
+    def of_row(cls, row: Mapping[str, Any]) -> ChannelSummary:
+        """The summary from any query row that selects the channel's summary columns."""
+        return cls(**{name: row[name] for name in cls.model_fields})
 
 
 class ChannelPublic(ChannelSummary):

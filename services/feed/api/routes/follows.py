@@ -45,16 +45,6 @@ def follow_of(row: asyncpg.Record) -> FollowPublic:
     )
 
 
-def summary_of(row: asyncpg.Record) -> ChannelSummary:
-    return ChannelSummary(
-        channel_id=row["channel_id"],
-        handle=row["handle"],
-        name=row["name"],
-        avatar_media_id=row["avatar_media_id"],
-        verified=row["verified"],
-    )
-
-
 def _changed(channel_id: UUID, account_id: str) -> list[tuple[UUID, Any]]:
     event = FollowChanged(payload=FollowChangedV1(channel_id=channel_id, account_id=account_id))
     return [(channel_id, event)]
@@ -130,7 +120,10 @@ async def my_follows(
         after = (ts, channel_id)
     async with pool.acquire() as conn:
         rows = await queries.my_follows(conn, caller.account_id, after=after, limit=limit)
-    items = [FollowEntry(**follow_of(row).model_dump(), channel=summary_of(row)) for row in rows]
+    items = [
+        FollowEntry(**follow_of(row).model_dump(), channel=ChannelSummary.of_row(row))
+        for row in rows
+    ]
     next_cursor = None
     if len(rows) == limit:
         next_cursor = cursors.encode("follows", rows[-1]["followed_at"], rows[-1]["channel_id"])

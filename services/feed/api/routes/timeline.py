@@ -34,13 +34,7 @@ async def timeline(
     items = [
         TimelineItem(
             **queries.post_of(row),
-            channel=ChannelSummary(
-                channel_id=row["channel_id"],
-                handle=row["handle"],
-                name=row["name"],
-                avatar_media_id=row["avatar_media_id"],
-                verified=row["verified"],
-            ),
+            channel=ChannelSummary.of_row(row),
         )
         for row in rows
     ]

@@ -12,8 +12,7 @@ from fastapi import APIRouter
 
 from services.feed import cursors
 from services.feed.api.deps import DEFAULT_LIMIT, Cursor, Limit, Pool
-from services.feed.api.routes.follows import summary_of
-from services.feed.models import PostPreview, UpdateEntry, UpdatesPage
+from services.feed.models import ChannelSummary, PostPreview, UpdateEntry, UpdatesPage
 from services.feed.queries import follows as queries
 from shared.http.auth import Account
 
@@ -45,7 +44,7 @@ def update_of(row: asyncpg.Record) -> UpdateEntry:
         )
     return UpdateEntry(
         channel_id=row["channel_id"],
-        channel=summary_of(row),
+        channel=ChannelSummary.of_row(row),
         unread_count=row["unread_count"],
         last_read_seq=row["last_read_seq"],
         last_seq=row["last_seq"],
