@@ -117,7 +117,8 @@ async def produce(
     loop = asyncio.get_running_loop()
     started = loop.time()
     try:
-        await asyncio.wait_for(revive(producer), timeout_s)
+        if _sender_dead(producer):  # rare: skip the wait_for task on the hot path
+            await asyncio.wait_for(revive(producer), timeout_s)
         await asyncio.wait_for(
             producer.send_and_wait(topic, event.encode(), key=raw_key), timeout_s
         )
