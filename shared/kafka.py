@@ -20,7 +20,7 @@ from shared.events.dlq import DeadLetter
 from shared.events.envelope import Event
 from shared.metrics.common import DLQ_MESSAGES, KAFKA_PRODUCE_ERRORS, KAFKA_PRODUCE_SECONDS
 from shared.settings import HeraldSettings
-from shared.topics import DLQ
+from shared.topics import DLQ, topic_base
 
 log = logging.getLogger(__name__)
 
@@ -124,17 +124,12 @@ async def produce(
         )
     except (TimeoutError, KafkaError) as exc:
         note_failure(producer, exc)
-        KAFKA_PRODUCE_ERRORS.labels(service=service, topic=_base(topic)).inc()
+        KAFKA_PRODUCE_ERRORS.labels(service=service, topic=topic_base(topic)).inc()
         raise KafkaUnavailable(f"produce to {topic} failed: {type(exc).__name__}") from exc
     finally:
-        KAFKA_PRODUCE_SECONDS.labels(service=service, topic=_base(topic)).observe(
+        KAFKA_PRODUCE_SECONDS.labels(service=service, topic=topic_base(topic)).observe(
             loop.time() - started
         )
-
-
-def _base(topic: str) -> str:
-    """The declared base name of a topic, so metric labels stay bounded across namespaces."""
-    return topic[topic.find("herald.") :] if "herald." in topic else "other"
 
 
 async def send_to_dlq(
@@ -167,7 +162,7 @@ async def send_to_dlq(
         settings.produce_timeout_s,
         consumer,
     )
-    DLQ_MESSAGES.labels(service=consumer, topic=_base(source_topic)).inc()
+    DLQ_MESSAGES.labels(service=consumer, topic=topic_base(source_topic)).inc()
     log.warning(
         "message sent to DLQ",
         extra={"topic": source_topic, "partition": partition, "offset": offset, "error": error},

@@ -25,6 +25,13 @@ CONTENT_RETENTION_MS = 30 * DAY_MS
 SEGMENT_MS = HOUR_MS
 
 
+
+def topic_base(topic: str) -> str:
+    """The declared base name of a (possibly namespaced) topic, or "other": a bounded
+    metric label across namespaces."""
+    return topic[topic.find("herald.") :] if "herald." in topic else "other"
+
+
 @dataclass(frozen=True)
 class TopicSpec:
     """A topic as Herald declares it: `name` is the base name before any namespace."""

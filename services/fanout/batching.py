@@ -37,6 +37,7 @@ from shared.kafka import send_to_dlq
 from shared.metrics.common import CONSUMER_BATCH_SIZE, CONSUMER_LAG, CONSUMER_RECORDS
 from shared.metrics.fanout import BATCH_RETRIES, BATCH_SECONDS
 from shared.metrics.lag import LagTracker
+from shared.topics import topic_base
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -94,10 +95,6 @@ def is_transient(exc: BaseException) -> bool:
     # Connection gone, pool closed, timeouts, the broker not acknowledging: all transient.
     # Anything else is a bug; retrying keeps the partition from committing past it.
     return True
-
-
-def topic_base(topic: str) -> str:
-    return topic[topic.find("herald.") :] if "herald." in topic else "other"
 
 
 class BatchConsumer:
