@@ -25,7 +25,6 @@ CONTENT_RETENTION_MS = 30 * DAY_MS
 SEGMENT_MS = HOUR_MS
 
 
-
 def topic_base(topic: str) -> str:
     """The declared base name of a (possibly namespaced) topic, or "other": a bounded
     metric label across namespaces."""
