@@ -46,7 +46,7 @@ class ReadMarker(Request):
 
 
 class ReactionSet(Request):
-    # Bounded in code points and bytes before any emoji check runs.
+    # Bounded in code points before the emoji check (a set lookup) runs.
     emoji: str = Field(min_length=1, max_length=16)
 
 
@@ -181,3 +181,10 @@ class VoteState(BaseModel):
 
 class ViewsAccepted(BaseModel):
     accepted: int = Field(description="how many of the posts were visible and counted")
+
+
+class StreamTicket(BaseModel):
+    """A single-use credential for `GET /v1/stream?ticket=…` (browsers' EventSource)."""
+
+    ticket: str = Field(description="≥ 128 random bits, usable once; never log it")
+    expires_in: int = Field(description="seconds until it can no longer be redeemed")

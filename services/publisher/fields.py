@@ -1,39 +1,19 @@
-"""Field types of the publisher's API with their validation: emoji, ISO 3166-1 country,
-BCP 47 language, handle (any case in, lower-case out), name and description."""
+"""Field types of the publisher's API with their validation: emoji (one fully-qualified
+emoji, the rule of `shared.emoji`), ISO 3166-1 country, BCP 47 language, handle (any case
+in, lower-case out), name and description."""
 
 from __future__ import annotations
 
 import re
-import unicodedata
 from typing import Annotated
 
 from pydantic import AfterValidator, Field
 
 from services.publisher.countries import is_country_code
+from shared.emoji import require_emoji
 
 # Simplified BCP 47: a 2-3 letter primary language, then subtags (script, region, variant).
 _LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8}){0,4}$")
-# Emoji are symbols (So), skin-tone modifiers (Sk), joined with ZWJ / variation selectors,
-# keycaps (#, *, digits + U+20E3) and tag sequences (subdivision flags).
-_EMOJI_JOINERS = {"\u200d", "\ufe0f", "\ufe0e", "\u20e3"}
-
-
-def _emoji(value: str) -> str:
-    symbols = 0
-    for char in value:
-        category = unicodedata.category(char)
-        if category == "So" or char == "\u20e3":  # a keycap makes "1" an emoji
-            symbols += 1
-        elif not (
-            category == "Sk"
-            or char in _EMOJI_JOINERS
-            or char in "#*0123456789"
-            or 0xE0020 <= ord(char) <= 0xE007F
-        ):
-            raise ValueError("not an emoji")
-    if symbols == 0 or len(value) > 16:
-        raise ValueError("not an emoji")
-    return value
 
 
 def _country(value: str) -> str:
@@ -49,7 +29,7 @@ def _language(value: str) -> str:
     return value
 
 
-Emoji = Annotated[str, AfterValidator(_emoji)]
+Emoji = Annotated[str, AfterValidator(require_emoji)]
 Country = Annotated[str, Field(min_length=2, max_length=2), AfterValidator(_country)]
 Language = Annotated[str, Field(min_length=2, max_length=35), AfterValidator(_language)]
 Handle = Annotated[str, Field(pattern=r"^[A-Za-z0-9_]{3,32}$"), AfterValidator(str.lower)]

@@ -75,6 +75,8 @@ async def test_bad_interactions_change_nothing(
 
     _problem(await react(text_id, "abc"), 422)
     _problem(await react(text_id, "👍👍"), 422)
+    _problem(await react(text_id, "©"), 422)  # a symbol, but not a fully-qualified emoji
+    _problem(await react(text_id, "°"), 422)
     _problem(await react(text_id, "👍" * 40), 422)
     _problem(await react(limited_id, "🔥"), 422)
     _problem(await react(silent_id, "👍"), 403)

@@ -81,6 +81,8 @@ async def test_bad_input_is_refused_and_nothing_is_published(
         channel_body(language="english!"),
         channel_body(name=""),
         channel_body(settings={"reactions": "limited", "allowed_reactions": ["a"]}),
+        channel_body(settings={"reactions": "limited", "allowed_reactions": ["👍👍"]}),
+        channel_body(settings={"reactions": "limited", "allowed_reactions": ["👍", "©"]}),
         channel_body(settings={"reactions": "limited", "allowed_reactions": []}),
         channel_body(settings={"allowed_reactions": ["👍"] * 2}),
         channel_body(settings={"allowed_reactions": [chr(0x1F600 + i) for i in range(13)]}),

@@ -1,4 +1,5 @@
-"""Pure pieces of the feed: the one-emoji check and the opaque cursors."""
+"""Pure pieces of the feed: the opaque cursors. (The one-emoji rule is tested with its
+other user, the publisher, in tests/unit/test_emoji.py.)"""
 
 from __future__ import annotations
 
@@ -8,37 +9,7 @@ from uuid import UUID
 import pytest
 
 from services.feed import cursors
-from services.feed.emoji import is_single_emoji
 from shared.http.problems import Problem
-
-
-@pytest.mark.parametrize(
-    "emoji",
-    ["👍", "❤️", "❤", "🔥", "👍🏽", "👨‍👩‍👧", "🏳️‍🌈", "🇫🇷", "1️⃣", "#⃣", "🏴󠁧󠁢󠁳󠁣󠁴󠁿", "🧑🏾‍💻"],
-)
-def test_single_emoji_is_accepted(emoji: str) -> None:
-    assert is_single_emoji(emoji)
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        "",
-        "a",
-        "👍👍",
-        "👍 ",
-        "hi👍",
-        "🇫",
-        "🇫🇷🇩🇪",
-        "👍\u200d",
-        "1",
-        "<script>",
-        "👍" * 20,
-        "\u200d👍",
-    ],
-)
-def test_anything_else_is_refused(text: str) -> None:
-    assert not is_single_emoji(text)
 
 
 def test_cursor_round_trips_its_key() -> None:

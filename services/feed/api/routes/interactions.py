@@ -6,7 +6,7 @@ matching event keyed by post_id; the answer is the caller's new state at once (c
 follow when fan-out has aggregated). Semantics:
 - one reaction per account per post; a new emoji replaces the old one. Allowed emoji
   follow the channel's `reactions` setting: `none` → 403, `limited` → only
-  `allowed_reactions`, `all` → any single emoji (422 otherwise);
+  `allowed_reactions`, `all` → any one fully-qualified emoji (`shared.emoji`; 422 otherwise);
 - one vote per account per poll, over one option unless the poll is `multiple`; voting
   again REPLACES the earlier choice (as in WhatsApp); indices must exist (422);
 - views are reported in batches of at most 100 ids; invisible ones are ignored.
@@ -23,7 +23,6 @@ import asyncpg
 from fastapi import APIRouter
 
 from services.feed.api.deps import Emit, Pool
-from services.feed.emoji import is_single_emoji
 from services.feed.models import (
     ReactionSet,
     ReactionState,
@@ -34,6 +33,7 @@ from services.feed.models import (
 )
 from services.feed.queries import interactions as queries
 from services.feed.queries.channels import reaction_policy
+from shared.emoji import is_emoji
 from shared.events.interactions import (
     PostViewed,
     PostViewedV1,
@@ -46,9 +46,6 @@ from shared.http.auth import Account
 from shared.http.problems import Problem
 
 router = APIRouter(tags=["interactions"])
-
-# Bytes, besides the code-point bound of the model: a grapheme never needs more.
-EMOJI_MAX_BYTES = 64
 
 
 async def _visible_post(conn: asyncpg.Connection, post_id: UUID) -> asyncpg.Record:
@@ -68,7 +65,7 @@ def check_emoji(emoji: str, settings: dict[str, Any] | None) -> None:
                 422, "this channel accepts only its listed reactions", type_="emoji-not-allowed"
             )
         return
-    if len(emoji.encode()) > EMOJI_MAX_BYTES or not is_single_emoji(emoji):
+    if not is_emoji(emoji):
         raise Problem(422, "a reaction is exactly one emoji", type_="emoji-not-allowed")
 
 

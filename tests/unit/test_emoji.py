@@ -1,0 +1,90 @@
+"""The one emoji rule (`shared.emoji`) and its two users: a channel's `allowed_reactions`
+in the publisher and a reaction in the feed accept and refuse exactly the same strings."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from services.feed.api.routes.interactions import check_emoji
+from services.feed.models import ReactionSet
+from services.publisher.models import ChannelSettings
+from shared.emoji import FULLY_QUALIFIED, MAX_EMOJI_CODEPOINTS, is_emoji, require_emoji
+from shared.http.problems import Problem
+
+EMOJI = [
+    "👍",
+    "❤️",  # with VS16: the fully-qualified heart
+    "🔥",
+    "©️",  # with VS16
+    "👍🏽",  # skin tone
+    "🧑🏾‍💻",  # skin tone + ZWJ
+    "👨‍👩‍👧",  # ZWJ family
+    "🏳️‍🌈",  # VS16 + ZWJ
+    "🇫🇷",  # regional-indicator flag
+    "🇰🇪",
+    "🏴󠁧󠁢󠁳󠁣󠁴󠁿",  # tag-sequence flag (Scotland)
+    "1️⃣",  # keycaps
+    "#️⃣",
+    "👩🏻‍❤️‍💋‍👨🏼",  # the longest kind of sequence
+]
+
+NOT_EMOJI = [
+    "",
+    " ",
+    "a",
+    "1",
+    ":)",
+    "<script>",
+    "°",  # symbols that are not emoji
+    "⌘",
+    "𝄞",
+    "©",  # unqualified: no VS16
+    "❤",
+    "#⃣",  # keycap without VS16
+    "👍👍",  # two emoji
+    "🇫🇷🇩🇪",
+    "^👍",  # anything around one emoji
+    "12345👍",
+    " 👍",
+    "👍 ",
+    "hi👍",
+    "👍\u200d",  # dangling or leading joiner
+    "\u200d👍",
+    "🇫",  # half a flag
+    "🏽",  # a skin tone alone is a component, not an emoji
+    "👍" * 20,
+]
+
+
+@pytest.mark.parametrize("value", EMOJI)
+def test_one_fully_qualified_emoji_is_accepted_everywhere(value: str) -> None:
+    assert is_emoji(value)
+    assert require_emoji(value) == value
+    ChannelSettings(reactions="limited", allowed_reactions=[value])
+    check_emoji(value, {"reactions": "all"})
+
+
+@pytest.mark.parametrize("value", NOT_EMOJI)
+def test_anything_else_is_refused_everywhere(value: str) -> None:
+    assert not is_emoji(value)
+    with pytest.raises(ValueError):
+        require_emoji(value)
+    with pytest.raises(ValidationError):
+        ChannelSettings(reactions="limited", allowed_reactions=[value])
+    with pytest.raises(Problem) as refused:
+        check_emoji(value, {"reactions": "all"})
+    assert refused.value.status == 422
+
+
+def test_the_feeds_length_bound_never_refuses_a_real_emoji() -> None:
+    # The feed's model cuts off long strings before the lookup; it must not cut an emoji.
+    bound = ReactionSet.model_fields["emoji"].metadata
+    max_length = next(m.max_length for m in bound if hasattr(m, "max_length"))
+    assert max_length >= MAX_EMOJI_CODEPOINTS
+
+
+def test_the_data_is_a_full_emoji_set() -> None:
+    # A broken or truncated data file would refuse most reactions; recent Unicode emoji
+    # versions list well over 3,500 fully-qualified sequences.
+    assert len(FULLY_QUALIFIED) > 3500
