@@ -55,7 +55,7 @@ class Result:
     x: float | None = None  # set for a point of a scaling curve
     x_label: str = ""
     samples: int = 0
-    errors: int = 0
+    errors: int = 0  # failed calls, lost or late events: each one fails the path's checks
     params: dict[str, Any] = field(default_factory=dict)
 
     def figure(self, metric: str) -> float:
@@ -71,7 +71,13 @@ class Result:
 
 @dataclass
 class Check:
-    """A figure against its target: `value op target` (a ratio unless `unit` says else)."""
+    """A figure against its target: `value op target` (a ratio unless `unit` says else).
+
+    Met only when the measurement is valid and complete: `value` finite (a ratio whose
+    baseline or subject was zero, missing or not finite is recorded as NaN: an invalid
+    measurement, not an infinitely good one), `losses` zero (a request that failed, an
+    event lost or late, counts against the target whatever the percentiles of the
+    successful ones say), and `value op target`."""
 
     bench: str
     path: str
@@ -83,47 +89,80 @@ class Check:
     subject: float | None = None  # the two figures a ratio was computed from
     baseline: float | None = None
     note: str = ""
+    losses: int = 0  # failed requests, lost or late events behind the figures
+
+    @property
+    def valid(self) -> bool:
+        return math.isfinite(self.value)
 
     @property
     def met(self) -> bool:
-        return _OPS[self.op](self.value, self.target)
+        return self.valid and self.losses == 0 and _OPS[self.op](self.value, self.target)
+
+    @property
+    def verdict(self) -> str:
+        """`met`, or why not: an invalid measurement, losses, or a missed target."""
+        if not self.valid:
+            return "invalid measurement"
+        if self.losses:
+            return f"{self.losses:,} lost or failed"
+        return "met" if self.met else "missed"
 
 
 Record = Result | Check
 
 
+def _figure(result: Result, metric: str) -> float:
+    """A figure of `result`, NaN when it has none (no successful sample, say)."""
+    try:
+        return result.figure(metric)
+    except KeyError:
+        return math.nan
+
+
+def ratio_value(subject: float, baseline: float) -> float:
+    """subject/baseline, or NaN unless both are finite and positive: a zero baseline is a
+    failed measurement (nothing ran, or nothing was counted), never an infinite ratio."""
+    valid = all(math.isfinite(v) and v > 0 for v in (subject, baseline))
+    return subject / baseline if valid else math.nan
+
+
 def ratio(
     subject: Result, baseline: Result, metric: str, op: Op, target: float, note: str = ""
 ) -> Check:
-    """subject/baseline of one metric, as a Check against `target`."""
-    s, b = subject.figure(metric), baseline.figure(metric)
+    """subject/baseline of one metric, as a Check against `target`; the errors of both
+    sides are its losses."""
+    s, b = _figure(subject, metric), _figure(baseline, metric)
     unit = subject.unit if metric == "rate" else ("ms" if metric in subject.latency_ms else "")
     return Check(
         bench=subject.bench,
         path=subject.path,
         what=f"{subject.label} / {baseline.label}, {metric} ({unit})".replace(" ()", ""),
-        value=s / b if b else math.inf,
+        value=ratio_value(s, b),
         op=op,
         target=target,
         subject=s,
         baseline=b,
         note=note,
+        losses=subject.errors + baseline.errors,
     )
 
 
 def absolute(
     subject: Result, metric: str, op: Op, target: float, unit: str, note: str = ""
 ) -> Check:
-    """One figure against an absolute target (e.g. 10 k followers written in < 100 ms)."""
+    """One figure against an absolute target (e.g. 10 k followers written in < 100 ms);
+    the subject's errors are its losses."""
     return Check(
         bench=subject.bench,
         path=subject.path,
         what=f"{subject.label}, {metric}",
-        value=subject.figure(metric),
+        value=_figure(subject, metric),
         op=op,
         target=target,
         unit=unit,
         note=note,
+        losses=subject.errors,
     )
 
 
@@ -358,10 +397,15 @@ class Context:
 
 
 def to_json(record: Record) -> dict[str, Any]:
+    """A record as plain JSON (an invalid figure, NaN, is written as null)."""
     data = asdict(record)
     data["kind"] = "check" if isinstance(record, Check) else "result"
     if isinstance(record, Check):
         data["met"] = record.met
+        data["verdict"] = record.verdict
+        for key in ("value", "subject", "baseline"):
+            if data[key] is not None and not math.isfinite(data[key]):
+                data[key] = None
     return data
 
 
@@ -369,4 +413,7 @@ def from_json(data: dict[str, Any]) -> Record:
     data = dict(data)
     kind = data.pop("kind")
     data.pop("met", None)
+    data.pop("verdict", None)
+    if kind == "check" and data.get("value") is None:
+        data["value"] = math.nan
     return Check(**data) if kind == "check" else Result(**data)

@@ -13,6 +13,7 @@ Usage: python -m bench.report bench/results/<stem>.json   (re-renders md + png)
 from __future__ import annotations
 
 import json
+import math
 import re
 import sys
 from collections import defaultdict
@@ -43,7 +44,7 @@ def slug(text: str) -> str:
 
 
 def _fmt(value: float | None) -> str:
-    if value is None:
+    if value is None or math.isnan(value):
         return "-"
     if value == 0 or 0.01 <= abs(value) < 100_000:
         return f"{value:,.3g}" if abs(value) < 1000 else f"{value:,.0f}"
@@ -56,10 +57,15 @@ def checks_table(checks: list[Check]) -> str:
         "|---|---|---|---:|---:|---:|---|---|",
     ]
     for c in checks:
-        value = f"{c.value:.3f}" if c.unit == "ratio" else f"{_fmt(c.value)} {c.unit}"
+        if not c.valid:
+            value = "-"
+        elif c.unit == "ratio":
+            value = f"{c.value:.3f}"
+        else:
+            value = f"{_fmt(c.value)} {c.unit}"
         lines.append(
             f"| {c.bench} | {c.path} | {c.what} | {_fmt(c.subject)} | {_fmt(c.baseline)} | "
-            f"{value} | {c.op} {c.target:g} | {'met' if c.met else '**missed**'} |"
+            f"{value} | {c.op} {c.target:g} | {c.verdict if c.met else f'**{c.verdict}**'} |"
         )
     return "\n".join(lines)
 
@@ -197,10 +203,15 @@ def markdown(suite: Suite, pngs: list[Path]) -> str:
     m = suite.machine
     missed = [c for c in suite.checks if not c.met]
     failed = [r for r in suite.runs if r["error"]]
+    code = (
+        f"Commit `{m.get('commit')}`"
+        if m.get("commit") and not m.get("dirty")
+        else "**Uncommitted working tree** (no commit names this code)"
+    )
     parts = [
         f"# Herald benchmarks — {suite.started_at} ({'quick' if suite.quick else 'full'} run)",
         "",
-        f"Commit `{m.get('commit')}`, {m.get('cpus')} CPUs, Python {m.get('python')}, "
+        f"{code}, {m.get('cpus')} CPUs, Python {m.get('python')}, "
         f"{m.get('platform')}; load average at start {m.get('load_average_at_start', 0):.1f}; "
         f"suite took {m.get('seconds', 0):.0f} s. Every ratio compares two figures "
         "measured in this run on this machine. Produced by `make bench` (`python -m bench.run`)"

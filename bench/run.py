@@ -8,7 +8,13 @@ benchmark over budget is cancelled and reported as such, its stack slice and pro
 cleaned up), then writes `<out>/<date>.json` and `<out>/<date>.md` with the PNG plots
 beside them (bench.report). Needs the local stack running (`make bench` starts it).
 A benchmark that fails is reported with its error; the others still run. Exit status 1
-if any failed.
+if any benchmark failed or any target was missed (each printed at the end): a missed
+target, an invalid measurement (zero baseline) or a lost event fails `make bench`.
+
+The report names the commit it measured only when the working tree is clean (`git status
+--porcelain` empty, apart from `bench/results/` and `.local/`). On a dirty tree the run
+still happens, but is recorded with `commit: null` and `dirty: true` (and the paths that
+differ), so a committed result file can always be traced to the exact code it measured.
 """
 
 from __future__ import annotations
@@ -33,6 +39,9 @@ from bench import report
 from bench.harness import Check, Context, Record, Result
 
 BENCH_DIR = Path(__file__).resolve().parent
+# Changes here do not make a run's code differ from its commit: results being written,
+# the local servers' data.
+CLEAN_TREE_IGNORES = ("bench/results/", ".local/")
 NOT_BENCHMARKS = {"__init__", "harness", "run", "report"}
 # Per benchmark. The whole full suite stays under 20 minutes, the quick one under 3.
 FULL_BUDGET_S = 240.0
@@ -88,30 +97,72 @@ async def run_one(
     ctx.log(f"done in {seconds:.1f} s" + (f" — FAILED: {error}" if error else ""))
     for record in records:
         if isinstance(record, Check):
-            state = "met" if record.met else "MISSED"
             ctx.log(
                 f"  {record.what}: {record.value:.3g} (target {record.op} {record.target:g}) "
-                f"{state}"
+                f"{record.verdict if record.met else record.verdict.upper()}"
             )
     return {"name": name, "seconds": seconds, "error": error, "records": records}
 
 
+def dirty_paths(porcelain_z: str, ignore: tuple[str, ...] = CLEAN_TREE_IGNORES) -> list[str]:
+    """The paths `git status --porcelain -z` reports as changed or untracked, apart from
+    those under `ignore`. Entries are `XY path`, NUL-terminated; a rename or copy is
+    followed by its source path as a separate entry, which counts too."""
+    paths: list[str] = []
+    entries = iter(porcelain_z.split("\0"))
+    for entry in entries:
+        if len(entry) < 4:
+            continue
+        status, path = entry[:2], entry[3:]
+        paths.append(path)
+        if "R" in status or "C" in status:
+            paths.append(next(entries, ""))
+    return [p for p in paths if p and not p.startswith(ignore)]
+
+
+def code_identity(head: str | None, dirty: list[str]) -> dict[str, Any]:
+    """What the report says measured code: the commit only for a clean tree."""
+    return {
+        "commit": head if head and not dirty else None,
+        "dirty": bool(dirty) or not head,
+        "dirty_paths": dirty[:20],
+    }
+
+
 def machine() -> dict[str, Any]:
-    def git(*args: str) -> str:
+    root = BENCH_DIR.parent
+
+    def git(*args: str) -> str | None:
         try:
             return subprocess.run(
-                ["git", *args], capture_output=True, text=True, check=True, cwd=BENCH_DIR
-            ).stdout.strip()
+                ["git", *args], capture_output=True, text=True, check=True, cwd=root
+            ).stdout
         except (OSError, subprocess.CalledProcessError):
-            return "unknown"
+            return None
 
+    head = git("rev-parse", "--short", "HEAD")
+    status = git("status", "--porcelain", "-z")
+    # An unknown state (no git) is treated as dirty: nothing vouches for the code.
+    dirty = dirty_paths(status) if status is not None else ["(git status unavailable)"]
     return {
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
         "platform": platform.platform(terse=True),
-        "commit": git("rev-parse", "--short", "HEAD"),
+        **code_identity(head.strip() if head else None, dirty),
         "load_average_at_start": os.getloadavg()[0],
     }
+
+
+def failures(runs: list[dict[str, Any]], checks: list[Check]) -> list[str]:
+    """Why the suite fails, one line each: benchmarks that errored, then every check
+    not met (missed, invalid, or with losses). Empty when everything passed."""
+    lines = [f"{r['name']}: failed: {r['error']}" for r in runs if r["error"]]
+    lines += [
+        f"{c.bench}: {c.what} = {c.value:.4g} (target {c.op} {c.target:g}): {c.verdict}"
+        for c in checks
+        if not c.met
+    ]
+    return lines
 
 
 async def main(args: argparse.Namespace) -> int:
@@ -122,6 +173,12 @@ async def main(args: argparse.Namespace) -> int:
     if profile_dir is not None:
         profile_dir.mkdir(parents=True, exist_ok=True)
     info = machine()
+    if info["dirty"]:
+        print(
+            "[run] the working tree differs from its commit "
+            f"({', '.join(info['dirty_paths'][:5])}…): recorded as commit null, dirty",
+            flush=True,
+        )
     began = datetime.now(UTC)
     print(f"[run] {'quick' if args.quick else 'full'} suite, service logs in {log_dir}", flush=True)
     suite_deadline = time.monotonic() + (QUICK_SUITE_S if args.quick else FULL_SUITE_S)
@@ -143,7 +200,12 @@ async def main(args: argparse.Namespace) -> int:
     written = report.write(suite, Path(args.out), stem)
     print(f"[run] {info['seconds']:.0f} s; wrote {', '.join(str(p) for p in written)}")
     print(report.checks_table(suite.checks))
-    return 1 if any(r["error"] for r in runs) else 0
+    failed = failures(suite.runs, suite.checks)
+    for line in failed:
+        print(f"[run] FAILED {line}")
+    if not failed:
+        print(f"[run] all {len(suite.checks)} targets met")
+    return 1 if failed else 0
 
 
 def cli() -> None:
