@@ -4,7 +4,8 @@ Usage: python -m deploy.local.stack {start,stop,status,env,psql,with-stack CMD..
 
 `start` is idempotent: servers already running (pid alive, port answering) are reused,
 so several test runs and `make run` can share one stack. `stop` ends only the processes
-whose pid files live under `.local/`.
+whose pid files live under `.local/`, checks that they are gone and exits non-zero when
+one survived.
 """
 
 from __future__ import annotations
@@ -67,7 +68,33 @@ def pid_alive(pid_file: Path) -> int | None:
     return pid
 
 
+def process_running(pid: int) -> bool:
+    """Whether `pid` is a live process (a zombie, finished but not reaped, is not)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # it exists, under another account
+    try:
+        # /proc/<pid>/stat: "pid (comm) state ..."; comm may hold spaces and parentheses.
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True  # no /proc here: the signal check is all there is
+    return state not in ("Z", "X")
+
+
+def wait_gone(pid: int, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while process_running(pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+    return True
+
+
 def stop_pid(pid_file: Path, name: str, timeout_s: float = 30.0) -> None:
+    """Stop the process of `pid_file` (SIGTERM, then SIGKILL); SystemExit if it survives."""
     pid = pid_alive(pid_file)
     if pid is None:
         pid_file.unlink(missing_ok=True)
@@ -82,6 +109,8 @@ def stop_pid(pid_file: Path, name: str, timeout_s: float = 30.0) -> None:
     else:
         log(f"{name} ignored SIGTERM for {timeout_s:.0f}s; killing it")
         os.kill(pid, signal.SIGKILL)
+        if pid_alive(pid_file) is not None and not wait_gone(pid, 10.0):
+            raise SystemExit(f"{name} (pid {pid}) still runs after SIGKILL")
     pid_file.unlink(missing_ok=True)
 
 
@@ -222,6 +251,10 @@ def start_kafka() -> bool:
     return True
 
 
+def stop_kafka() -> None:
+    stop_pid(KafkaPaths().pid, "kafka")
+
+
 # ---------------------------------------------------------------- Postgres
 
 
@@ -246,10 +279,19 @@ def pg_run_as() -> list[str]:
     return ["runuser", "-u", "postgres", "--"]
 
 
+PG_LINK = LOCAL / "pg"
+# A fast shutdown ends the sessions at once; this bounds the checkpoint that follows.
+PG_STOP_TIMEOUT_S = 60
+
+
 def pg_home() -> Path:
     """Where the cluster lives. As root it sits outside the checkout (whose parents the
-    `postgres` account may not be able to traverse) and `.local/pg` links to it."""
-    link = LOCAL / "pg"
+    `postgres` account may not be able to traverse) and `.local/pg` links to it.
+
+    Every path handed to `initdb`/`pg_ctl` must come from here or `pg_data()`, i.e. with
+    the link resolved: through the link it fails for the `postgres` account whenever a
+    parent of the checkout is private (a clone in root's home)."""
+    link = PG_LINK
     if os.geteuid() != 0:
         link.mkdir(parents=True, exist_ok=True)
         return link
@@ -376,17 +418,51 @@ def ensure_database() -> None:
         subprocess.run([*psql_cmd(), "-qc", f"CREATE DATABASE {PG_DATABASE}"], check=True)
 
 
+def pg_data() -> Path:
+    """The cluster's data directory, `.local/pg` resolved (see `pg_home`); creates nothing."""
+    return PG_LINK.resolve() / "data"
+
+
+def postmaster_pid(data: Path) -> int | None:
+    """The pid of the cluster's postmaster if it runs (first line of `postmaster.pid`)."""
+    try:
+        pid = int((data / "postmaster.pid").read_text().splitlines()[0])
+    except (OSError, IndexError, ValueError):
+        return None
+    return pid if process_running(pid) else None
+
+
 def stop_postgres() -> None:
-    home = LOCAL / "pg"
-    data = home / "data"
-    if not (data / "postmaster.pid").exists():
+    """Stop the cluster (fast shutdown) and check that its postmaster is gone: SystemExit
+    when it still runs, so a stop that did not happen is never taken for one."""
+    data = pg_data()
+    pid = postmaster_pid(data)
+    if pid is None:
         return
-    log("stopping postgres")
-    subprocess.run(
-        [*pg_run_as(), str(pg_bindir() / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"],
+    log(f"stopping postgres (pid {pid})")
+    result = subprocess.run(
+        [
+            *pg_run_as(),
+            str(pg_bindir() / "pg_ctl"),
+            "-D",
+            str(data),
+            "-m",
+            "fast",
+            "-w",
+            "-t",
+            str(PG_STOP_TIMEOUT_S),
+            "stop",
+        ],
         check=False,
-        stdout=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
     )
+    # pg_ctl returns once postmaster.pid is gone; the process itself may take a moment more.
+    if not wait_gone(pid, 10.0):
+        raise SystemExit(
+            f"postgres (pid {pid}) still runs after `pg_ctl stop` "
+            f"(exit {result.returncode}): {(result.stderr or result.stdout).strip()}"
+        )
 
 
 # ---------------------------------------------------------------- commands
@@ -409,9 +485,21 @@ def with_stack(command: list[str]) -> int:
         return subprocess.run(command, env=env, check=False).returncode
     finally:
         if started_kafka:
-            stop_pid(KafkaPaths().pid, "kafka")
+            stop_kafka()
         if started_pg:
             stop_postgres()
+
+
+def stop_all() -> int:
+    """Stop both servers, each even when the other one would not stop; 1 if one survived."""
+    failed = False
+    for stop in (stop_kafka, stop_postgres):
+        try:
+            stop()
+        except SystemExit as exc:
+            log(f"error: {exc}")
+            failed = True
+    return 1 if failed else 0
 
 
 def main(argv: list[str]) -> int:
@@ -426,12 +514,11 @@ def main(argv: list[str]) -> int:
     elif command == "start-kafka":
         start_kafka()
     elif command == "stop":
-        stop_pid(KafkaPaths().pid, "kafka")
-        stop_postgres()
+        return stop_all()
     elif command == "stop-postgres":
         stop_postgres()
     elif command == "stop-kafka":
-        stop_pid(KafkaPaths().pid, "kafka")
+        stop_kafka()
     elif command == "status":
         log(f"kafka: {'up' if port_open(KAFKA_PORT) else 'down'} (127.0.0.1:{KAFKA_PORT})")
         log(f"postgres: {'up' if port_open(PG_PORT) else 'down'} (127.0.0.1:{PG_PORT})")
