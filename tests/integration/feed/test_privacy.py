@@ -58,30 +58,42 @@ async def test_no_response_names_another_account(
 
     await eventually(all_counted, what="all reactions and votes counted")
 
+    async def answer(path: str, headers: dict[str, str]) -> httpx.Response:
+        # An error page names no account either: only a real answer proves anything.
+        response = await client.get(path, headers=headers)
+        assert response.status_code == 200, (path, response.text)
+        assert response.headers["content-type"] == "application/json", path
+        return response
+
+    both_posts = {str(text_id), str(poll_id)}
     for me in accounts:
         headers = auth(me)
         others = [a for a in accounts if a != me]
-        bodies = [
-            (await client.get(path, headers=headers)).text
-            for path in (
-                f"/v1/channels/{shared}/posts",
-                f"/v1/channels/{shared}",
-                "/v1/timeline",
-                "/v1/updates",
-                "/v1/me/follows",
-                f"/v1/directory?q=Shared {tag}",
-            )
-        ]
+        expected = {str(shared), str(own)} if me == accounts[1] else {str(shared)}
+        posts = await answer(f"/v1/channels/{shared}/posts", headers)
+        assert both_posts <= {p["post_id"] for p in posts.json()["items"]}
+        card = await answer(f"/v1/channels/{shared}", headers)
+        assert card.json()["channel_id"] == str(shared)
+        timeline = await answer("/v1/timeline", headers)
+        assert both_posts <= {p["post_id"] for p in timeline.json()["items"]}
+        updates = await answer("/v1/updates", headers)
+        assert {u["channel_id"] for u in updates.json()["items"]} == expected
+        follows = await answer("/v1/me/follows", headers)
+        assert {f["channel_id"] for f in follows.json()["items"]} == expected
+        found = await answer(f"/v1/directory?q=Shared {tag}", headers)
+        assert [c["channel_id"] for c in found.json()["items"]] == [str(shared)]
+        bodies = [r.text for r in (posts, card, timeline, updates, follows, found)]
         async with SseReader(
             client, {**headers, "Last-Event-ID": "0000000000000000-" + "0" * 32}
         ) as s:
-            bodies += [str((await s.next()).data) for _ in range(2)]
+            assert s.status == 200
+            replayed = [await s.next() for _ in range(2)]
+        assert {e.event for e in replayed} == {"post"}
+        assert {e.data["post_id"] for e in replayed} == both_posts
+        bodies += [str(e.data) for e in replayed]
         for body in bodies:
             for other in others:
                 assert other not in body
-        follows = (await client.get("/v1/me/follows", headers=headers)).json()["items"]
-        expected = {str(shared), str(own)} if me == accounts[1] else {str(shared)}
-        assert {f["channel_id"] for f in follows} == expected
         # The caller sees their own choice, and only theirs.
         page = (await client.get(f"/v1/channels/{shared}/posts", headers=headers)).json()
         mine = {p["post_id"]: p for p in page["items"]}
