@@ -26,6 +26,8 @@ from tests.support.stack import StackSlice
 from tests.support.tokens import auth
 
 CANARIES = 3
+# Below this on average, a kind of document was (nearly) empty: nothing really searched.
+MIN_BYTES_PER_DOCUMENT = 20
 
 
 @dataclass
@@ -165,9 +167,10 @@ async def test_no_canary_leaks_anywhere(
             )
 
     # Each canary's own answers: its own state, nobody else's.
+    own_paths = (f"{c}/posts", "/v1/me/follows", "/v1/updates", "/v1/timeline", c)
     for i, canary in enumerate(canaries):
         me = auth(canary)
-        for path in (f"{c}/posts", "/v1/me/follows", "/v1/updates", "/v1/timeline", c):
+        for path in own_paths:
             crawl.check(f"own:{path}", (await fd.get(path, headers=me)).text, allowed=canary)
         mine = {p["post_id"]: p for p in (await fd.get(f"{c}/posts", headers=me)).json()["items"]}
         assert mine[world.poll_post_id]["my_vote"] == [i]
@@ -180,7 +183,9 @@ async def test_no_canary_leaks_anywhere(
             crawl.check(f"metrics:{process.name}", metrics.text)
     await asyncio.sleep(0.5)  # let buffered log lines reach their files
     for process in (publisher, feed, fanout, retention):
-        crawl.check(f"logs:{process.name}", process.log_text())
+        log = process.log_text()
+        assert log, f"{process.name} wrote no log lines: nothing to search"
+        crawl.check(f"logs:{process.name}", log)
 
     # The markers are real: the canaries' rows exist, so the crawl had something to find.
     stored = await db.fetchval(
@@ -191,6 +196,20 @@ async def test_no_canary_leaks_anywhere(
         "\ncanary crawl (documents, bytes):",
         {k: (crawl.counts[k], crawl.bytes[k]) for k in sorted(crawl.counts)},
     )
+    # The crawl read what it says it read: a crawl that searched nothing would pass the
+    # leak check below vacuously.
+    least_documents = {
+        "sse": 3,  # the live counters event and the two replayed posts
+        "publisher": len(admin_paths),
+        "feed": 2 * len(feed_paths),
+        "own": CANARIES * len(own_paths),
+        "metrics": 4,
+        "logs": 4,
+    }
+    for kind, least in least_documents.items():
+        assert crawl.counts.get(kind, 0) >= least, (kind, crawl.counts)
+        # Any real answer, even a short problem body, is longer than this per document.
+        assert crawl.bytes.get(kind, 0) >= MIN_BYTES_PER_DOCUMENT * least, (kind, crawl.bytes)
     assert crawl.leaks == []
 
 
