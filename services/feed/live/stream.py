@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from uuid import UUID
 
 import asyncpg
 
@@ -74,7 +73,3 @@ async def event_stream(
             yield frame(item, position)
     finally:
         hub.close(conn)
-
-
-def channel_ids(raw: list[UUID]) -> list[UUID]:
-    return list(dict.fromkeys(raw))

@@ -144,13 +144,6 @@ async def my_follows(
     return rows
 
 
-async def followed_channel_ids(conn: asyncpg.Connection, account_id: str) -> list[UUID]:
-    rows = await conn.fetch(
-        "SELECT channel_id FROM follows WHERE account_id = $1 AND active", account_id
-    )
-    return [row["channel_id"] for row in rows]
-
-
 # One statement: the followed channels by last activity, each with a bounded unread count
 # (visible posts past the read marker; deleted and expired ones are not counted) and the
 # newest visible post as a preview. Index-only work per followed channel.
