@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -21,12 +22,14 @@ from services.feed.api.routes import (
     interactions,
     media,
     stream,
+    tickets,
     timeline,
     updates,
 )
 from services.feed.config import FeedSettings
 from services.feed.live.consumer import LiveConsumer
 from services.feed.live.hub import Hub
+from shared.events.live import account_tag
 from shared.http.app import create_http_app
 from shared.http.ops import Readiness
 from shared.runtime import VERSION, Dependencies
@@ -43,6 +46,7 @@ def create_app(settings: FeedSettings | None = None) -> FastAPI:
         queue_max=settings.sse_queue_max,
         per_account=settings.sse_streams_per_account,
         total_max=settings.sse_max_connections,
+        account_tag=functools.partial(account_tag, settings.live_signal_key),
     )
 
     @asynccontextmanager
@@ -70,6 +74,16 @@ def create_app(settings: FeedSettings | None = None) -> FastAPI:
         readiness=readiness,
     )
     app.state.hub = hub
-    for module in (directory, channels, follows, updates, timeline, interactions, stream, media):
+    for module in (
+        directory,
+        channels,
+        follows,
+        updates,
+        timeline,
+        interactions,
+        stream,
+        tickets,
+        media,
+    ):
         app.include_router(module.router)
     return app

@@ -1,4 +1,5 @@
-"""FastAPI dependencies of the feed: settings, pool, hub, interaction emitter, paging.
+"""FastAPI dependencies of the feed: settings, pool, hub, event emitter, paging, and the
+stream's caller (bearer token or single-use ticket).
 
 Auth and per-account rate limits come from `shared.http.auth` (`Account`,
 `MaybeAccount`).
@@ -7,6 +8,7 @@ Auth and per-account rate limits come from `shared.http.auth` (`Account`,
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from typing import Annotated
 from uuid import UUID
 
@@ -16,12 +18,16 @@ from fastapi import Depends, Query, Request
 from services.feed.config import FeedSettings
 from services.feed.live.hub import Hub
 from services.feed.models import PAGE_DEFAULT, PAGE_MAX
+from services.feed.queries import tickets
+from shared.auth import Principal
 from shared.events.envelope import Event
+from shared.http.auth import require_account
 from shared.http.problems import Problem
+from shared.http.ratelimit import RateLimiter
 from shared.kafka import KafkaUnavailable, produce
 from shared.metrics.feed import INTERACTIONS_EMITTED
 from shared.runtime import Dependencies
-from shared.topics import INTERACTIONS
+from shared.topics import INTERACTIONS, LIVE
 
 SERVICE = "feed"
 
@@ -46,11 +52,13 @@ async def get_hub(request: Request) -> Hub:
 
 
 class Emitter:
-    """Produces interaction events (feed → fan-out) and waits for the broker's ack.
+    """Produces interaction events (feed → fan-out) and live signals (feed → every feed
+    instance), and waits for the broker's acks.
 
     The caller's row is already committed when this runs; a broker outage answers 503 and
     the client retries the same idempotent request, which writes the same row and emits
-    again. Fan-out's counting is idempotent, so a second event never counts twice.
+    again. Fan-out's counting is idempotent, so a second event never counts twice; a live
+    signal applied twice changes nothing either.
     """
 
     def __init__(self, request: Request) -> None:
@@ -58,20 +66,31 @@ class Emitter:
         self.settings = deps.settings
         self.producer = deps.require_producer()
         self.topic = self.settings.topic(INTERACTIONS.name)
+        self.live_topic = self.settings.topic(LIVE.name)
 
-    async def emit(self, kind: str, events: list[tuple[UUID, Event]]) -> None:
+    async def emit(
+        self,
+        kind: str,
+        events: Sequence[tuple[UUID, Event]],
+        *,
+        live: Sequence[tuple[UUID, Event]] = (),
+    ) -> None:
+        """Produce `events` on the interactions topic and `live` on the live topic, all
+        at once (one broker round trip of latency, not one per event)."""
+        sends = [(self.topic, key, event) for key, event in events]
+        sends += [(self.live_topic, key, event) for key, event in live]
         try:
             await asyncio.gather(
                 *(
                     produce(
                         self.producer,
-                        self.topic,
+                        topic,
                         str(key),
                         event,
                         self.settings.produce_timeout_s,
                         SERVICE,
                     )
-                    for key, event in events
+                    for topic, key, event in sends
                 )
             )
         except KafkaUnavailable:
@@ -92,3 +111,49 @@ Limit = Annotated[int, Query(ge=1, le=PAGE_MAX, description=f"page size, at most
 Cursor = Annotated[str | None, Query(max_length=256, description="opaque, from next_cursor")]
 
 DEFAULT_LIMIT = PAGE_DEFAULT
+
+# Longer than any ticket we issue (43 characters); anything longer is refused unhashed.
+TICKET_MAX = 128
+
+
+async def stream_account(
+    request: Request,
+    pool: Pool,
+    ticket: Annotated[
+        str | None,
+        Query(
+            description="single-use ticket from POST /v1/stream/tickets, for clients that "
+            "cannot send an Authorization header (a browser's EventSource)"
+        ),
+    ] = None,
+) -> Principal:
+    """The caller of GET /v1/stream: from the bearer token, or from a `ticket`.
+
+    A ticket is redeemed (used up) on any feed process; unknown, used, expired or
+    oversized → 401. Both a token and a ticket → 400, so no request is ambiguous about
+    whose stream it opens. Ticket redemptions are rate-limited per client IP before the
+    database is asked, which bounds guessing (hopeless anyway at 256 random bits).
+    """
+    if ticket is None:
+        return await require_account(request)
+    if "authorization" in request.headers:
+        raise Problem(
+            400, "send either a bearer token or a ticket, not both", type_="ambiguous-auth"
+        )
+    limiter: RateLimiter | None = getattr(request.app.state, "rate_limiter", None)
+    if limiter is not None:
+        limiter.check(f"ip:{request.client.host if request.client else 'unknown'}")
+    account_id = None
+    if len(ticket) <= TICKET_MAX:
+        async with pool.acquire() as conn:
+            account_id = await tickets.redeem(conn, ticket)
+    if account_id is None:
+        raise Problem(
+            401,
+            "the ticket is unknown, used or expired; ask POST /v1/stream/tickets for a new one",
+            type_="unauthorized",
+        )
+    return Principal(account_id)
+
+
+StreamAccount = Annotated[Principal, Depends(stream_account)]

@@ -21,9 +21,15 @@ class SseEvent:
 
 
 class SseReader:
-    def __init__(self, client: httpx.AsyncClient, headers: dict[str, str]) -> None:
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        headers: dict[str, str],
+        params: dict[str, str] | None = None,
+    ) -> None:
         self.client = client
         self.headers = headers
+        self.params = params or {}
         self.events: asyncio.Queue[SseEvent] = asyncio.Queue()
         self.status: int | None = None
         self._opened = asyncio.Event()
@@ -41,7 +47,9 @@ class SseReader:
             await self._task
 
     async def _read(self) -> None:
-        async with self.client.stream("GET", "/v1/stream", headers=self.headers) as response:
+        async with self.client.stream(
+            "GET", "/v1/stream", headers=self.headers, params=self.params
+        ) as response:
             self.status = response.status_code
             self._opened.set()
             if response.status_code != 200:
