@@ -6,14 +6,18 @@ Settings are validated at start: a production process refuses placeholder secret
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from pathlib import Path
 from typing import Self
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_JWT_SECRET = "dev-only-insecure-secret-change-me-0000"  # noqa: S105 - the placeholder itself
+# A browser origin: scheme, host and optional port; no path, not even a trailing slash
+# (browsers send none, so such an entry would silently never match).
+_ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
 
 
 class Environment(StrEnum):
@@ -79,3 +83,25 @@ class HttpServiceSettings(HeraldSettings):
     # Token bucket per account (and per IP for anonymous reads): sustained rate and burst.
     rate_per_second: float = Field(default=20.0, gt=0)
     rate_burst: int = Field(default=60, ge=1)
+    # Browser origins allowed to call the API, comma-separated
+    # ("https://app.example.org,https://admin.example.org"); empty: no CORS headers at all,
+    # so browsers allow same-origin calls only. Explicit origins only, never "*".
+    cors_origins: str = ""
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _check_origins(cls, value: str) -> str:
+        for origin in _split(value):
+            if not _ORIGIN.match(origin):
+                raise ValueError(
+                    f"HERALD_CORS_ORIGINS: {origin!r} is not an origin like https://app.example.org"
+                )
+        return value
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return _split(self.cors_origins)
+
+
+def _split(value: str) -> list[str]:
+    return [part.strip() for part in value.split(",") if part.strip()]

@@ -7,9 +7,13 @@ how much an SSE reconnect may replay.
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Self
 
-from shared.settings import HttpServiceSettings
+from pydantic import Field, model_validator
+
+from shared.settings import Environment, HttpServiceSettings
+
+DEV_LIVE_SIGNAL_KEY = "dev-only-live-signal-key-change-me-0000"
 
 
 class FeedSettings(HttpServiceSettings):
@@ -36,3 +40,19 @@ class FeedSettings(HttpServiceSettings):
     sse_queue_max: int = Field(default=64, ge=1, validation_alias="HERALD_FEED_SSE_QUEUE_MAX")
     # A reconnect replays at most this many changes; past it the client gets `resync`.
     sse_replay_max: int = Field(default=500, ge=1, validation_alias="HERALD_FEED_SSE_REPLAY_MAX")
+    # Key of the HMAC that names an account in follow signals on herald.live.v1 (see
+    # `shared.events.live.account_tag`). Every feed process must have the same key; a
+    # change only makes signals sent across the switch miss until streams reconnect.
+    live_signal_key: str = Field(
+        default=DEV_LIVE_SIGNAL_KEY, validation_alias="HERALD_FEED_LIVE_SIGNAL_KEY"
+    )
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_signal_key(self) -> Self:
+        weak = self.live_signal_key == DEV_LIVE_SIGNAL_KEY or len(self.live_signal_key) < 32
+        if self.environment is Environment.PRODUCTION and weak:
+            raise ValueError(
+                "HERALD_FEED_LIVE_SIGNAL_KEY must be a real secret of at least 32 characters "
+                "in production (the same on every feed process)"
+            )
+        return self

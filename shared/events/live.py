@@ -1,10 +1,15 @@
-"""Events on `herald.live.v1` (key: channel_id): fan-out and retention → every feed instance.
+"""Events on `herald.live.v1` (key: channel_id): fan-out, retention and the feed → every
+feed instance.
 
-These carry only what any reader of the channel may see: never an account id.
+These carry only what any reader of the channel may see: never an account id. The feed's
+follow signal names its account only as `account_tag` (an HMAC under a key the feed
+processes share), so a reader of the topic cannot tell who followed.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from datetime import datetime
 from typing import ClassVar, Literal
 from uuid import UUID
@@ -57,6 +62,24 @@ class HistoryTrimmedV1(Payload):
     up_to_seq: int = Field(ge=0)
 
 
+class FollowSignalV1(Payload):
+    """An account (un)followed the channel: feed processes holding its open streams
+    update them. `account_tag` is `account_tag(key, account_id)`, never the id itself."""
+
+    channel_id: UUID
+    account_tag: str = Field(pattern=r"^[0-9a-f]{64}$")
+    following: bool
+
+
+def account_tag(key: str, account_id: str) -> str:
+    """HMAC-SHA256 of the account id under the shared live-signal key, as 64 hex digits.
+
+    Stable per account, so a process can match it against its local streams with one dict
+    lookup; without the key it cannot be reversed or recomputed from a guessed id.
+    """
+    return hmac.new(key.encode(), account_id.encode(), hashlib.sha256).hexdigest()
+
+
 class LivePostVisible(Event):
     TYPE: ClassVar[str] = "live.post_visible"
     VERSION: ClassVar[int] = 1
@@ -97,6 +120,21 @@ class LiveHistoryTrimmed(Event):
     payload: HistoryTrimmedV1
 
 
+class LiveFollowChanged(Event):
+    TYPE: ClassVar[str] = "live.follow_changed"
+    VERSION: ClassVar[int] = 1
+    type: Literal["live.follow_changed"] = "live.follow_changed"
+    version: Literal[1] = 1
+    payload: FollowSignalV1
+
+
 LIVE_EVENTS = EventRegistry(
-    [LivePostVisible, LivePostEdited, LivePostDeleted, LiveCountersChanged, LiveHistoryTrimmed]
+    [
+        LivePostVisible,
+        LivePostEdited,
+        LivePostDeleted,
+        LiveCountersChanged,
+        LiveHistoryTrimmed,
+        LiveFollowChanged,
+    ]
 )

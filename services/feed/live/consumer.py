@@ -6,9 +6,11 @@ never committing is right; it also leaves no consumer groups behind on the broke
 
 Per batch: decode (poison is counted and skipped: the same message reaches every feed
 process, so one DLQ copy per process would only be noise; producers of this topic are
-Herald's own services), keep events of channels with local listeners, read the current
-state of the posts they name in one query (that gives each its orderable id and drops
-expired ones), and hand the rendered items to the hub.
+Herald's own services), apply follow signals of accounts with streams here (first, so a
+post right after a follow in the same batch reaches the new follower), keep events of
+channels with local listeners, read the current state of the posts they name in one query
+(that gives each its orderable id and drops expired ones), and hand the rendered items to
+the hub.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from shared.events.envelope import Event, PoisonMessage
 from shared.events.live import (
     LIVE_EVENTS,
     LiveCountersChanged,
+    LiveFollowChanged,
     LiveHistoryTrimmed,
     LivePostDeleted,
     LivePostEdited,
@@ -106,6 +109,10 @@ class LiveConsumer:
             await self._observe_lag()
 
     async def dispatch(self, events: list[Event]) -> None:
+        signals = [e for e in events if isinstance(e, LiveFollowChanged)]
+        if signals:
+            self._follow_signals(signals)
+            events = [e for e in events if not isinstance(e, LiveFollowChanged)]
         wanted = [e for e in events if self.hub.listening(e.payload.channel_id)]
         LIVE_EVENTS_CONSUMED.labels(outcome="no_listener").inc(len(events) - len(wanted))
         LIVE_EVENTS_CONSUMED.labels(outcome="dispatched").inc(len(wanted))
@@ -137,6 +144,19 @@ class LiveConsumer:
                 self.hub.publish(channel_id, counters_item(event.payload))
             elif isinstance(event, LiveHistoryTrimmed):
                 self.hub.publish(channel_id, trimmed_item(event.payload))
+
+    def _follow_signals(self, signals: list[LiveFollowChanged]) -> None:
+        """Open streams here of the signalled accounts follow the change (also those of
+        the process that sent it: applying a change twice is harmless)."""
+        applied = 0
+        for signal in signals:
+            payload = signal.payload
+            account_id = self.hub.account_for_tag(payload.account_tag)
+            if account_id is not None:
+                self.hub.follow_changed(account_id, payload.channel_id, payload.following)
+                applied += 1
+        LIVE_EVENTS_CONSUMED.labels(outcome="no_listener").inc(len(signals) - applied)
+        LIVE_EVENTS_CONSUMED.labels(outcome="dispatched").inc(applied)
 
     async def _observe_lag(self) -> None:
         assert self.consumer is not None

@@ -6,12 +6,17 @@ connection whose queue is full is dropped (marked, removed; its stream ends) ins
 buffering without bound; the client reconnects with `Last-Event-ID` and replays from
 Postgres, so a slow client loses nothing and costs nothing.
 
+Follow signals from other feed processes name an account only by its tag (an HMAC, see
+`shared.events.live.account_tag`): the hub keeps tag → account for the accounts with open
+streams here, so `account_for_tag` is one dict lookup.
+
 All methods are synchronous and run on the event loop, so no locking is needed.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 from uuid import UUID
@@ -53,8 +58,11 @@ class Hub:
     queue_max: int
     per_account: int
     total_max: int
+    # account_id → its tag in follow signals; None: the hub answers no tag lookups.
+    account_tag: Callable[[str], str] | None = None
     _by_channel: dict[UUID, set[Connection]] = field(default_factory=dict)
     _by_account: dict[str, set[Connection]] = field(default_factory=dict)
+    _by_tag: dict[str, str] = field(default_factory=dict)
     _count: int = 0
 
     @property
@@ -71,6 +79,8 @@ class Hub:
             SSE_REJECTED.labels(reason="process_limit").inc()
             raise StreamLimit(503, "this server has no room for more streams; retry later")
         conn = Connection(account_id, set(channels), asyncio.Queue(self.queue_max))
+        if not mine and self.account_tag is not None:
+            self._by_tag[self.account_tag(account_id)] = account_id
         self._by_account.setdefault(account_id, set()).add(conn)
         for channel_id in conn.channels:
             self._by_channel.setdefault(channel_id, set()).add(conn)
@@ -86,6 +96,8 @@ class Hub:
         for channel_id in conn.channels:
             self._discard(self._by_channel, channel_id, conn)
         self._discard(self._by_account, conn.account_id, conn)
+        if conn.account_id not in self._by_account and self.account_tag is not None:
+            self._by_tag.pop(self.account_tag(conn.account_id), None)
         self._count -= 1
         SSE_CONNECTIONS.dec()
 
@@ -99,6 +111,10 @@ class Hub:
 
     def listening(self, channel_id: UUID) -> bool:
         return channel_id in self._by_channel
+
+    def account_for_tag(self, tag: str) -> str | None:
+        """The account with open streams here whose tag this is; None when it has none."""
+        return self._by_tag.get(tag)
 
     def follow_changed(self, account_id: str, channel_id: UUID, following: bool) -> None:
         """The account (un)followed a channel here: its open local streams follow suit."""

@@ -4,7 +4,10 @@ POST /v1/channels/{id}/read and GET /v1/me/follows.
 PUT and DELETE are idempotent and each emits `follow.changed` (key channel_id) for
 fan-out's follower counts, also when nothing changed, so a retry after a broker outage
 re-announces the saved state. Open local SSE streams of the caller follow the change at
-once. Only the caller's own rows are read or written.
+once; those on other feed processes follow it through a `live.follow_changed` signal on
+herald.live.v1, which names the caller only by an HMAC tag (emitted on every PUT and
+DELETE, so a retried request re-announces it too). Only the caller's own rows are read or
+written.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from fastapi import APIRouter, Response
 
 from services.feed import cursors
 from services.feed.api.deps import DEFAULT_LIMIT, Cursor, Emit, Limit, LiveHub, Pool, Settings
+from services.feed.config import FeedSettings
 from services.feed.models import (
     ChannelSummary,
     FollowEntry,
@@ -28,6 +32,7 @@ from services.feed.models import (
 )
 from services.feed.queries import follows as queries
 from shared.events.interactions import FollowChanged, FollowChangedV1
+from shared.events.live import FollowSignalV1, LiveFollowChanged, account_tag
 from shared.http.auth import Account
 from shared.http.problems import Problem
 
@@ -50,6 +55,14 @@ def _changed(channel_id: UUID, account_id: str) -> list[tuple[UUID, Any]]:
     return [(channel_id, event)]
 
 
+def _signal(
+    settings: FeedSettings, channel_id: UUID, account_id: str, following: bool
+) -> list[tuple[UUID, Any]]:
+    tag = account_tag(settings.live_signal_key, account_id)
+    payload = FollowSignalV1(channel_id=channel_id, account_tag=tag, following=following)
+    return [(channel_id, LiveFollowChanged(payload=payload))]
+
+
 @router.put("/v1/channels/{channel_id}/follow", response_model=FollowPublic, summary="Follow")
 async def follow(
     channel_id: UUID, caller: Account, pool: Pool, emit: Emit, hub: LiveHub, settings: Settings
@@ -68,19 +81,26 @@ async def follow(
     if row is None:
         raise Problem(404, "no such channel", type_="not-found")
     hub.follow_changed(caller.account_id, channel_id, following=True)
-    await emit.emit("follow", _changed(channel_id, caller.account_id))
+    await emit.emit(
+        "follow",
+        _changed(channel_id, caller.account_id),
+        live=_signal(settings, channel_id, caller.account_id, following=True),
+    )
     return follow_of(row)
 
 
 @router.delete("/v1/channels/{channel_id}/follow", status_code=204, summary="Unfollow")
 async def unfollow(
-    channel_id: UUID, caller: Account, pool: Pool, emit: Emit, hub: LiveHub
+    channel_id: UUID, caller: Account, pool: Pool, emit: Emit, hub: LiveHub, settings: Settings
 ) -> Response:
     async with pool.acquire() as conn:
         existed = await queries.unfollow(conn, caller.account_id, channel_id)
     hub.follow_changed(caller.account_id, channel_id, following=False)
-    if existed:
-        await emit.emit("follow", _changed(channel_id, caller.account_id))
+    await emit.emit(
+        "follow",
+        _changed(channel_id, caller.account_id) if existed else [],
+        live=_signal(settings, channel_id, caller.account_id, following=False),
+    )
     return Response(status_code=204)
 
 
