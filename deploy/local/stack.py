@@ -359,6 +359,8 @@ def start_postgres() -> bool:
                 "--encoding=UTF8",
                 "--locale=C.UTF-8",
             ],
+            # Run where the `postgres` account may enter (not the caller's directory).
+            cwd=home,
             check=True,
             stdout=subprocess.DEVNULL,
         )
@@ -385,6 +387,7 @@ def start_postgres() -> bool:
             str(PG_START_TIMEOUT_S),
             "start",
         ],
+        cwd=home,
         check=True,
         stdout=subprocess.DEVNULL,
     )
@@ -453,6 +456,7 @@ def stop_postgres() -> None:
             str(PG_STOP_TIMEOUT_S),
             "stop",
         ],
+        cwd=data.parent,
         check=False,
         capture_output=True,
         text=True,
