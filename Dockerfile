@@ -32,7 +32,9 @@ COPY services ./services
 # Editable, so Herald runs from /app where its SQL migrations and event examples live.
 RUN pip install --no-deps -e . && rm -rf build
 
-# fan-out (faust) keeps its table state under the working directory, hence /app writable.
+# No state in the container but uploaded media (the volume below): the rest is in Postgres
+# and Kafka, so a container can be replaced at any time. Nothing under /app needs persisting:
+# fan-out declares no faust tables, so faust's data directory, if made, stays empty.
 USER herald
 VOLUME ["/var/lib/herald/media"]
 EXPOSE 8081 8082 8083 8084
