@@ -67,6 +67,16 @@ def discover(only: set[str], skip: set[str]) -> list[tuple[str, Benchmark]]:
     return found
 
 
+def budget_of(benchmark: Benchmark, quick: bool) -> float:
+    """The module's own `QUICK_BUDGET_S` / `FULL_BUDGET_S` if it sets one (a benchmark that
+    must build a large fixture), else the runner's."""
+    module = sys.modules.get(getattr(benchmark, "__module__", ""))
+    own = getattr(module, "QUICK_BUDGET_S" if quick else "FULL_BUDGET_S", None)
+    if isinstance(own, int | float):
+        return float(own)
+    return QUICK_BUDGET_S if quick else FULL_BUDGET_S
+
+
 async def run_one(
     name: str,
     benchmark: Benchmark,
@@ -75,7 +85,7 @@ async def run_one(
     suite_left_s: float,
     profile_dir: Path | None = None,
 ) -> dict[str, Any]:
-    budget = max(5.0, min(QUICK_BUDGET_S if quick else FULL_BUDGET_S, suite_left_s))
+    budget = max(5.0, min(budget_of(benchmark, quick), suite_left_s))
     ctx = Context(name, quick, budget, log_dir, profile_dir)
     started = time.monotonic()
     records: list[Record] = []
