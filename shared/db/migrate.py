@@ -1,10 +1,11 @@
 """Apply the plain-SQL migrations in `shared/db/migrations/` in name order.
 
 A small runner of our own rather than a library: Herald's migrations are forward-only
-SQL files, and the runner is 80 lines we test, where a library (alembic, yoyo) would
-bring an ORM or a second config format. Each file runs in its own transaction, under an
-advisory lock so concurrent starts apply it once; an applied file whose checksum changed
-is refused. After migrating, the day partitions around today exist.
+SQL files, and the runner is two short functions (`load_migrations`, `migrate`) that
+tests/integration/foundation/test_migrations.py covers, where a library (alembic, yoyo)
+would bring an ORM or a second config format. Each file runs in its own transaction,
+under an advisory lock so concurrent starts apply it once; an applied file whose checksum
+changed is refused. After migrating, the day partitions around today exist.
 
 Usage: python -m shared.db.migrate
 """

@@ -28,7 +28,10 @@ class PoisonMessage(Exception):
 
 
 class Payload(BaseModel):
-    """Base of every payload: strict about unknown fields of the version it knows."""
+    """Base of every payload. The fields of its version are validated; unknown fields are
+    ignored (dropped), not refused: changes within a version are additive, so an event
+    from a newer producer that added a field must still decode on an older consumer
+    during a rolling deploy, instead of going to the DLQ."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
@@ -42,7 +45,8 @@ def _current_request_id() -> str | None:
 
 
 class Event(BaseModel):
-    """Base envelope. Subclasses pin `TYPE`, `VERSION` and the payload model."""
+    """Base envelope. Subclasses pin `TYPE`, `VERSION` and the payload model. Unknown
+    envelope fields are ignored for the same reason as in `Payload`."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
