@@ -34,9 +34,12 @@ DLQ_MESSAGES = Counter(
     "Poison messages parked on the DLQ, by consuming service and source topic.",
     ["service", "topic"],
 )
+# No `duplicate` outcome: a redelivered record is processed (and counted) again, and the
+# fan-out counts posts it had already applied as herald_fanout_posts_persisted_total
+# {kind="duplicate"}.
 CONSUMER_RECORDS = Counter(
     "herald_consumer_records_total",
-    "Records consumed, by topic and outcome (processed, duplicate, dead_lettered).",
+    "Records consumed, by topic and outcome (processed, dead_lettered).",
     ["service", "topic", "outcome"],
 )
 CONSUMER_BATCH_SIZE = Histogram(
