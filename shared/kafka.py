@@ -1,24 +1,26 @@
 """Kafka helpers: the idempotent producer, manually committed consumers, the DLQ.
 
-Producers are idempotent with `acks=all`; every send is bounded by a timeout so a broker
-outage becomes an error the caller can turn into a 503, never a hang. Consumers never
+Producers are idempotent with `acks=all` and held by a `ProducerHolder`, which replaces one
+after a fatal send error; every send is bounded by a timeout so a broker outage becomes an
+error the caller can turn into a 503, never a hang. Consumers never
 auto-commit: the caller commits `offset + 1` only after its write committed.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Sequence
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.errors import KafkaError, OutOfOrderSequenceNumber
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
 
 from shared.events.dlq import DeadLetter
 from shared.events.envelope import Event
 from shared.metrics.common import DLQ_MESSAGES, KAFKA_PRODUCE_ERRORS, KAFKA_PRODUCE_SECONDS
+from shared.producer import ProducerHolder
 from shared.settings import HeraldSettings
 from shared.topics import DLQ, topic_base
 
@@ -29,7 +31,9 @@ class KafkaUnavailable(Exception):
     """The broker did not acknowledge in time; nothing can be promised about the send."""
 
 
-def make_producer(settings: HeraldSettings, **overrides: Any) -> AIOKafkaProducer:
+def producer_options(settings: HeraldSettings, **overrides: Any) -> dict[str, Any]:
+    """`AIOKafkaProducer` options: idempotent, `acks=all`, requests bounded by the produce
+    timeout."""
     options: dict[str, Any] = {
         "bootstrap_servers": settings.kafka_bootstrap,
         "enable_idempotence": True,
@@ -40,54 +44,16 @@ def make_producer(settings: HeraldSettings, **overrides: Any) -> AIOKafkaProduce
         "max_request_size": 1024 * 1024,
     }
     options.update(overrides)
-    producer = AIOKafkaProducer(**options)
-    producer._herald_options = options  # for `revive`
-    return producer
+    return options
 
 
-# Errors after which a partition's sequence numbers never line up again for this producer
-# id: only a new producer id (a re-initialised producer) sends there again.
-FATAL_SEQUENCE_ERRORS: tuple[type[Exception], ...] = (OutOfOrderSequenceNumber,)
-
-
-def note_failure(producer: AIOKafkaProducer, exc: BaseException | None) -> None:
-    """Mark the producer for `revive` when a send failed with a fatal sequence error."""
-    if isinstance(exc, FATAL_SEQUENCE_ERRORS) or isinstance(
-        getattr(exc, "__cause__", None), FATAL_SEQUENCE_ERRORS
-    ):
-        producer._herald_revive_pending = True
-
-
-def _sender_dead(producer: AIOKafkaProducer) -> bool:
-    if getattr(producer, "_herald_revive_pending", False):
-        return True
-    task = getattr(getattr(producer, "_sender", None), "sender_task", None)
-    return task is not None and task.done()
-
-
-async def revive(producer: AIOKafkaProducer) -> None:
-    """Re-initialise a producer whose sender task died, in place (every holder of the
-    object keeps working), with a new producer id.
-
-    aiokafka ends its sender task for good on a fatal error such as
-    OutOfOrderSequenceNumber, which a broker restart can cause (found by the chaos
-    suite); every later send then fails at once and the service would answer 503 until
-    restarted. A failed start (broker still down) is retried by the next call.
-    """
-    options = getattr(producer, "_herald_options", None)
-    if options is None or not _sender_dead(producer):
-        return
-    lock: asyncio.Lock = producer.__dict__.setdefault("_herald_revive_lock", asyncio.Lock())
-    async with lock:
-        if not _sender_dead(producer):
-            return
-        producer._herald_revive_pending = True
-        with contextlib.suppress(Exception):
-            await producer.stop()
-        producer.__init__(**options)
-        await producer.start()
-        producer._herald_revive_pending = False
-        log.warning("kafka producer restarted after its sender failed")
+def make_producer(settings: HeraldSettings, **overrides: Any) -> ProducerHolder:
+    """A holder of an idempotent producer, replaced with the same options after a fatal
+    send error (see `shared.producer`). Call `start()` before sending."""
+    options = producer_options(settings, **overrides)
+    return ProducerHolder(
+        lambda: AIOKafkaProducer(**options), start_timeout_s=settings.produce_timeout_s
+    )
 
 
 def make_consumer(
@@ -104,8 +70,32 @@ def make_consumer(
     return AIOKafkaConsumer(*topics, **options)
 
 
+async def topic_partitions(settings: HeraldSettings, topic: str) -> list[TopicPartition]:
+    """The partitions of an existing topic, as the broker describes them now.
+
+    Asks with a short-lived admin client: a consumer's `partitions_for_topic` only reads a
+    metadata cache that a consumer with no subscription never fills at start (aiokafka
+    bootstraps with a metadata request for no topics), and `topics()` fetches into a
+    throw-away copy of that cache. Raises KafkaError when the topic does not exist or the
+    broker does not answer.
+    """
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=settings.kafka_bootstrap,
+        request_timeout_ms=int(settings.produce_timeout_s * 1000),
+    )
+    await admin.start()
+    try:
+        described = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    for entry in described:
+        if entry["topic"] == topic and entry["error_code"] == 0 and entry["partitions"]:
+            return sorted(TopicPartition(topic, p["partition"]) for p in entry["partitions"])
+    raise KafkaError(f"topic {topic} is not known to the broker")
+
+
 async def produce(
-    producer: AIOKafkaProducer,
+    producer: ProducerHolder,
     topic: str,
     key: str | bytes,
     event: Event,
@@ -117,13 +107,10 @@ async def produce(
     loop = asyncio.get_running_loop()
     started = loop.time()
     try:
-        if _sender_dead(producer):  # rare: skip the wait_for task on the hot path
-            await asyncio.wait_for(revive(producer), timeout_s)
         await asyncio.wait_for(
             producer.send_and_wait(topic, event.encode(), key=raw_key), timeout_s
         )
     except (TimeoutError, KafkaError) as exc:
-        note_failure(producer, exc)
         KAFKA_PRODUCE_ERRORS.labels(service=service, topic=topic_base(topic)).inc()
         raise KafkaUnavailable(f"produce to {topic} failed: {type(exc).__name__}") from exc
     finally:
@@ -133,7 +120,7 @@ async def produce(
 
 
 async def send_to_dlq(
-    producer: AIOKafkaProducer,
+    producer: ProducerHolder,
     settings: HeraldSettings,
     *,
     consumer: str,
@@ -169,10 +156,10 @@ async def send_to_dlq(
     )
 
 
-async def kafka_reachable(producer: AIOKafkaProducer, timeout_s: float = 2.0) -> bool:
+async def kafka_reachable(producer: ProducerHolder, timeout_s: float = 2.0) -> bool:
     """True when the broker answers a metadata request within `timeout_s`."""
     try:
-        await asyncio.wait_for(producer.client.fetch_all_metadata(), timeout_s)
+        await asyncio.wait_for(producer.fetch_metadata(), timeout_s)
     except Exception:
         return False
     return True

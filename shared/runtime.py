@@ -1,20 +1,18 @@
 """Start-up and shutdown pieces every service process shares.
 
 `Dependencies` opens what a service needs (Postgres pool, migrated schema, declared
-topics, an idempotent producer), each with a bounded wait, and registers the readiness
-checks for them. `serve_http` runs an ASGI app on uvicorn with uvloop and httptools.
+topics, the holder of the idempotent producer), each with a bounded wait, and registers
+the readiness checks for them. `serve_http` runs an ASGI app on uvicorn with uvloop and
+httptools.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
-import time
 from dataclasses import dataclass
 
 import asyncpg
 import uvicorn
-from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from fastapi import FastAPI
 
@@ -23,28 +21,22 @@ from shared.db.pool import create_pool, observe_pool, postgres_reachable
 from shared.http.ops import Readiness
 from shared.kafka import kafka_reachable, make_producer
 from shared.metrics.common import BUILD_INFO
+from shared.producer import ProducerHolder
+from shared.retry import retry_until
 from shared.settings import HeraldSettings
 from shared.topics import ensure_topics
-
-log = logging.getLogger(__name__)
 
 VERSION = "0.1.0"
 
 
 async def wait_for_kafka(settings: HeraldSettings) -> None:
     """Create the declared topics, retrying until the broker answers or time runs out."""
-    deadline = time.monotonic() + settings.startup_timeout_s
-    delay = 0.2
-    while True:
-        try:
-            await ensure_topics(settings)
-            return
-        except (KafkaError, OSError) as exc:
-            if time.monotonic() + delay > deadline:
-                raise
-            log.warning("kafka not reachable yet, retrying", extra={"error": str(exc)})
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 3.0)
+    await retry_until(
+        settings.startup_timeout_s,
+        lambda: ensure_topics(settings),
+        retry_on=(KafkaError, OSError),
+        what="kafka",
+    )
 
 
 @dataclass
@@ -54,9 +46,8 @@ class Dependencies:
     settings: HeraldSettings
     service: str
     readiness: Readiness
-    want_producer: bool = True
     pool: asyncpg.Pool | None = None
-    producer: AIOKafkaProducer | None = None
+    producer: ProducerHolder | None = None
 
     async def start(self) -> None:
         BUILD_INFO.labels(service=self.service, version=VERSION).set(1)
@@ -67,11 +58,16 @@ class Dependencies:
         self.readiness.add("postgres", lambda: postgres_reachable(pool))
         self.readiness.scrape_hooks.append(lambda: observe_pool(pool, self.service))
         await wait_for_kafka(self.settings)
-        if self.want_producer:
-            producer = make_producer(self.settings)
-            await producer.start()
-            self.producer = producer
-            self.readiness.add("kafka", lambda: kafka_reachable(producer))
+        producer = make_producer(self.settings)
+        # Each start is bounded by the holder; a timeout means the broker went away again.
+        await retry_until(
+            self.settings.startup_timeout_s,
+            producer.start,
+            retry_on=(KafkaError, OSError, TimeoutError),
+            what="kafka producer",
+        )
+        self.producer = producer
+        self.readiness.add("kafka", lambda: kafka_reachable(producer))
 
     async def stop(self) -> None:
         if self.producer is not None:
@@ -83,7 +79,7 @@ class Dependencies:
         assert self.pool is not None, "Dependencies.start() not awaited"
         return self.pool
 
-    def require_producer(self) -> AIOKafkaProducer:
+    def require_producer(self) -> ProducerHolder:
         assert self.producer is not None, "Dependencies.start() not awaited"
         return self.producer
 

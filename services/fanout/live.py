@@ -13,13 +13,11 @@ import logging
 from collections.abc import Sequence
 from uuid import UUID
 
-from aiokafka import AIOKafkaProducer
-
 from shared.events.envelope import Event
-from shared.kafka import note_failure, revive
 from shared.logs import request_id_var
 from shared.metrics.common import KAFKA_PRODUCE_ERRORS, KAFKA_PRODUCE_SECONDS
 from shared.metrics.fanout import LIVE_EVENTS
+from shared.producer import ProducerHolder
 from shared.settings import HeraldSettings
 from shared.topics import LIVE
 
@@ -27,7 +25,7 @@ log = logging.getLogger(__name__)
 
 
 class LiveEmitter:
-    def __init__(self, producer: AIOKafkaProducer, settings: HeraldSettings) -> None:
+    def __init__(self, producer: ProducerHolder, settings: HeraldSettings) -> None:
         self.producer = producer
         self.topic = settings.topic(LIVE.name)
         self.timeout_s = settings.produce_timeout_s
@@ -44,8 +42,8 @@ class LiveEmitter:
         def observe(_: asyncio.Future[object]) -> None:
             acked.observe(loop.time() - started)
 
-        # A sender that died on a fatal error (e.g. after a broker restart) is replaced.
-        await asyncio.wait_for(revive(self.producer), self.timeout_s)
+        # A producer marked by a fatal error (e.g. after a broker restart) is replaced by the
+        # first send; that swap is bounded by the holder's start timeout.
         futures: list[asyncio.Future[object]] = []
         for channel_id, event in events:
             token = request_id_var.set(event.request_id)
@@ -69,6 +67,5 @@ class LiveEmitter:
             outcome = "failed" if isinstance(result, BaseException) else "sent"
             LIVE_EVENTS.labels(type=event.type, outcome=outcome).inc()
             if outcome == "failed":
-                note_failure(self.producer, result)  # type: ignore[arg-type]
                 KAFKA_PRODUCE_ERRORS.labels(service="fanout", topic=LIVE.name).inc()
                 log.warning("live event not sent", extra={"type": event.type, "error": str(result)})

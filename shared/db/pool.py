@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import logging
-import time
 
 import asyncpg
 import orjson
 
 from shared.metrics.common import DB_POOL_CONNECTIONS
+from shared.retry import retry_until
 from shared.settings import HeraldSettings
-
-log = logging.getLogger(__name__)
 
 # Statements run far under this; a hung one must fail the request instead of holding it.
 COMMAND_TIMEOUT_S = 30.0
@@ -32,25 +29,24 @@ async def create_pool(
     settings: HeraldSettings, *, min_size: int | None = None, max_size: int | None = None
 ) -> asyncpg.Pool:
     """Connect, retrying with backoff until `settings.startup_timeout_s` has passed."""
-    deadline = time.monotonic() + settings.startup_timeout_s
-    delay = 0.2
-    while True:
-        try:
-            pool: asyncpg.Pool = await asyncpg.create_pool(
-                settings.database_url,
-                min_size=min_size or settings.db_pool_min,
-                max_size=max_size or settings.db_pool_max,
-                command_timeout=COMMAND_TIMEOUT_S,
-                init=_init_connection,
-                server_settings={"timezone": "UTC", "application_name": "herald"},
-            )
-            return pool
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-            if time.monotonic() + delay > deadline:
-                raise
-            log.warning("postgres not reachable yet, retrying", extra={"error": str(exc)})
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 3.0)
+
+    async def connect() -> asyncpg.Pool:
+        pool: asyncpg.Pool = await asyncpg.create_pool(
+            settings.database_url,
+            min_size=min_size or settings.db_pool_min,
+            max_size=max_size or settings.db_pool_max,
+            command_timeout=COMMAND_TIMEOUT_S,
+            init=_init_connection,
+            server_settings={"timezone": "UTC", "application_name": "herald"},
+        )
+        return pool
+
+    return await retry_until(
+        settings.startup_timeout_s,
+        connect,
+        retry_on=(OSError, asyncpg.PostgresError, asyncpg.InterfaceError),
+        what="postgres",
+    )
 
 
 async def postgres_reachable(pool: asyncpg.Pool, timeout_s: float = 2.0) -> bool:

@@ -16,6 +16,7 @@ the hub.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from datetime import UTC, datetime
 from uuid import UUID
@@ -37,10 +38,10 @@ from shared.events.live import (
     LivePostEdited,
     LivePostVisible,
 )
-from shared.kafka import make_consumer
+from shared.kafka import make_consumer, topic_partitions
 from shared.logs import request_id_var
-from shared.metrics.common import CONSUMER_LAG
 from shared.metrics.feed import LIVE_EVENTS_CONSUMED, PUBLISH_TO_PUSH_SECONDS
+from shared.metrics.lag import LagTracker
 from shared.settings import HeraldSettings
 from shared.topics import LIVE
 
@@ -61,19 +62,23 @@ class LiveConsumer:
         self.topic = settings.topic(LIVE.name)
         self.consumer: AIOKafkaConsumer | None = None
         self.partitions: list[TopicPartition] = []
+        self.lag: LagTracker | None = None
 
     async def start(self) -> None:
+        try:
+            self.partitions = await topic_partitions(self.settings, self.topic)
+        except (KafkaError, TimeoutError, OSError) as exc:
+            # Start anyway on the declared partitions: a live push is best effort.
+            log.warning(
+                "live topic not described; using its declared partitions", extra={"error": str(exc)}
+            )
+            self.partitions = [TopicPartition(self.topic, p) for p in range(LIVE.partitions)]
         consumer = make_consumer(self.settings, [], None, auto_offset_reset="latest")
         await consumer.start()
-        known = consumer.partitions_for_topic(self.topic)
-        if not known:
-            await consumer._client.force_metadata_update()
-            known = consumer.partitions_for_topic(self.topic)
-        count = len(known) if known else LIVE.partitions
-        self.partitions = [TopicPartition(self.topic, p) for p in range(count)]
         consumer.assign(self.partitions)
         await consumer.seek_to_end(*self.partitions)
         self.consumer = consumer
+        self.lag = LagTracker(consumer, service=SERVICE, topic=LIVE.name)
 
     async def stop(self) -> None:
         if self.consumer is not None:
@@ -81,12 +86,20 @@ class LiveConsumer:
 
     async def run(self) -> None:
         """Consume until cancelled; errors of one batch are logged and the loop goes on."""
-        assert self.consumer is not None
+        assert self.consumer is not None and self.lag is not None
+        # The lag gauge refreshes on its own task, so it moves while no events arrive.
+        lag_task = asyncio.create_task(self.lag.run(), name="feed-live-lag")
+        try:
+            await self._consume(self.consumer)
+        finally:
+            lag_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await lag_task
+
+    async def _consume(self, consumer: AIOKafkaConsumer) -> None:
         while True:
             try:
-                batch = await self.consumer.getmany(
-                    timeout_ms=POLL_TIMEOUT_MS, max_records=BATCH_MAX
-                )
+                batch = await consumer.getmany(timeout_ms=POLL_TIMEOUT_MS, max_records=BATCH_MAX)
             except KafkaError as exc:
                 # The client reconnects by itself; pushes pause meanwhile, replay covers it.
                 log.warning("live fetch failed", extra={"error": str(exc)})
@@ -106,7 +119,6 @@ class LiveConsumer:
                 except (TimeoutError, asyncpg.PostgresError, OSError) as exc:
                     # Streams resume from Postgres on reconnect; a live push is best effort.
                     log.warning("live dispatch failed", extra={"error": str(exc)})
-            await self._observe_lag()
 
     async def dispatch(self, events: list[Event]) -> None:
         signals = [e for e in events if isinstance(e, LiveFollowChanged)]
@@ -157,17 +169,6 @@ class LiveConsumer:
                 applied += 1
         LIVE_EVENTS_CONSUMED.labels(outcome="no_listener").inc(len(signals) - applied)
         LIVE_EVENTS_CONSUMED.labels(outcome="dispatched").inc(applied)
-
-    async def _observe_lag(self) -> None:
-        assert self.consumer is not None
-        for tp in self.partitions:
-            high = self.consumer.highwater(tp)
-            if high is None:
-                continue
-            position = await self.consumer.position(tp)
-            CONSUMER_LAG.labels(service=SERVICE, topic=LIVE.name, partition=str(tp.partition)).set(
-                max(0, high - position)
-            )
 
 
 def _pushed(event: Event, streams: int) -> None:
