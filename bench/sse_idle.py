@@ -7,6 +7,9 @@ process. Figures: the feed process's resident memory growth per open stream (psu
 after all are open minus before, divided by N), the time to open them, and for POSTS
 posts published through the publisher, the delay from the `POST` to the moment each
 stream received the post's event (fan-out → live topic → feed hub → every stream).
+Receipts are counted, not assumed: `streams` is the number of streams that received
+every post's event, and each (stream, post) pair without a receipt within the wait is a
+loss, which fails the latency check whatever the percentiles of the delivered ones.
 Targets (DESIGN.md): ≥ 10 k idle connections per process at ≤ 50 KiB each; broadcast
 p99 ≤ 1 s. Quick mode opens 1,000 streams.
 """
@@ -146,9 +149,11 @@ async def benchmark(ctx: Context, quick: bool) -> list[Record]:
         ctx.log(f"{n:,} streams open in {open_s:.1f} s, {rss_per_stream / 1024:.1f} KiB each")
         latencies: list[float] = []
         missed = 0
+        markers: list[str] = []
         try:
             for i in range(posts):
                 marker = f"broadcast-{i}-{uuid.uuid4().hex[:8]}"
+                markers.append(marker)
                 broadcast = Broadcast(marker, n)
                 for s in streams:
                     s.wanted = broadcast
@@ -173,6 +178,8 @@ async def benchmark(ctx: Context, quick: bool) -> list[Record]:
                 s.close()
             with contextlib.suppress(Exception):
                 await asyncio.gather(*(s.task for s in streams if s.task), return_exceptions=True)
+    # Only a stream that received every post's event counts as held.
+    delivered = sum(1 for s in streams if all(m in s.seen for m in markers))
     result = Result(
         bench="",
         path=PATH,
@@ -180,20 +187,27 @@ async def benchmark(ctx: Context, quick: bool) -> list[Record]:
         rate=n / open_s,
         unit="streams opened/s",
         latency_ms=latency_summary(latencies),
-        values={"KiB_per_stream": rss_per_stream / 1024, "streams": n, "posts": posts},
+        values={
+            "KiB_per_stream": rss_per_stream / 1024,
+            "streams": delivered,
+            "streams_opened": n,
+            "posts": posts,
+        },
         samples=len(latencies),
         errors=missed,
     )
+    memory = absolute(result, "KiB_per_stream", "<=", 50, "KiB", note="feed RSS growth / streams")
+    memory.losses = 0  # lost events say nothing about the memory an open stream holds
     return [
         result,
-        absolute(result, "KiB_per_stream", "<=", 50, "KiB", note="feed RSS growth / streams"),
-        absolute(result, "p99", "<=", 1000, "ms", note="POST → event on every stream"),
+        memory,
+        absolute(result, "p99", "<=", 1000, "ms", note="POST → event on every stream; losses fail"),
         absolute(
             result,
             "streams",
             ">=",
             10_000 if not quick else QUICK_STREAMS,
             "streams",
-            note="quick mode opens 1,000 only",
+            note="streams that received every event; quick mode opens 1,000 only",
         ),
     ]
