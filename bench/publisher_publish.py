@@ -44,7 +44,6 @@ def bare_app() -> object:
     from contextlib import asynccontextmanager
     from datetime import UTC, datetime
 
-    from aiokafka import AIOKafkaProducer
     from fastapi.responses import JSONResponse
     from uuid6 import uuid7
 
@@ -52,12 +51,13 @@ def bare_app() -> object:
     from shared.events.content import PostBody, PostType
     from shared.events.posts import PostPublished, PostPublishedV1
     from shared.kafka import make_producer, produce
+    from shared.producer import ProducerHolder
     from shared.settings import HeraldSettings
     from shared.topics import POSTS
 
     settings = HeraldSettings()
     verifier = TokenVerifier(settings)
-    state: dict[str, AIOKafkaProducer] = {}
+    state: dict[str, ProducerHolder] = {}
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

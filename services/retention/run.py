@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import asyncpg
-from aiokafka import AIOKafkaProducer
 
 from services.retention.channels import purge_deleted_channels
 from services.retention.config import RetentionSettings
@@ -36,6 +35,7 @@ from services.retention.trims import emit_trims
 from shared.kafka import KafkaUnavailable
 from shared.media import LocalMediaStore, MediaStore
 from shared.metrics.retention import LAST_SUCCESS, OLDEST_CONTENT_AGE, RUN_SECONDS, RUNS
+from shared.producer import ProducerHolder
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ class RunReport:
 
 async def run_once(
     pool: asyncpg.Pool,
-    producer: AIOKafkaProducer,
+    producer: ProducerHolder,
     settings: RetentionSettings,
     now: datetime,
     store: MediaStore | None = None,

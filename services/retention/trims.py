@@ -17,11 +17,11 @@ from collections.abc import Sequence
 from uuid import UUID
 
 import asyncpg
-from aiokafka import AIOKafkaProducer
 
 from shared.events.live import HistoryTrimmedV1, LiveHistoryTrimmed
 from shared.kafka import produce
 from shared.metrics.retention import HISTORY_TRIMMED
+from shared.producer import ProducerHolder
 from shared.settings import HeraldSettings
 from shared.topics import LIVE
 
@@ -50,9 +50,7 @@ async def record_trims(
     )
 
 
-async def emit_trims(
-    pool: asyncpg.Pool, producer: AIOKafkaProducer, settings: HeraldSettings
-) -> int:
+async def emit_trims(pool: asyncpg.Pool, producer: ProducerHolder, settings: HeraldSettings) -> int:
     """Send every owed history_trimmed event; return how many the broker acknowledged."""
     topic = settings.topic(LIVE.name)
     sent = 0

@@ -18,11 +18,11 @@ from uuid import UUID, uuid4
 import asyncpg
 import httpx
 import orjson
-from aiokafka import AIOKafkaProducer
 from uuid6 import uuid7
 
 from shared.events.content import PostBody
 from shared.events.posts import PostDeleted, PostDeletedV1, PostPublished, PostPublishedV1
+from shared.producer import ProducerHolder
 from shared.topics import POSTS
 from tests.support.stack import StackSlice
 from tests.support.tokens import auth
@@ -84,7 +84,7 @@ def poll_body(question: str, options: list[str], multiple: bool = False) -> dict
 class Publisher:
     """Publishes posts to the session's posts topic, as the publisher service does."""
 
-    def __init__(self, producer: AIOKafkaProducer, stack: StackSlice) -> None:
+    def __init__(self, producer: ProducerHolder, stack: StackSlice) -> None:
         self.producer = producer
         self.topic = stack.topic(POSTS.name)
 

@@ -7,16 +7,16 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaProducer
 
 from shared.kafka import make_producer
+from shared.producer import ProducerHolder
 from tests.integration.feed.builder import Publisher
 from tests.support.processes import ServiceProcess
 from tests.support.stack import StackSlice
 
 
 @pytest.fixture(scope="session")
-async def posts_producer(stack: StackSlice) -> AsyncIterator[AIOKafkaProducer]:
+async def posts_producer(stack: StackSlice) -> AsyncIterator[ProducerHolder]:
     producer = make_producer(stack.settings())
     await producer.start()
     yield producer
@@ -25,7 +25,7 @@ async def posts_producer(stack: StackSlice) -> AsyncIterator[AIOKafkaProducer]:
 
 @pytest.fixture(scope="session")
 async def publish(
-    posts_producer: AIOKafkaProducer, stack: StackSlice, fanout: ServiceProcess
+    posts_producer: ProducerHolder, stack: StackSlice, fanout: ServiceProcess
 ) -> Publisher:
     """Publishing needs the session's fan-out running to persist the posts."""
     return Publisher(posts_producer, stack)

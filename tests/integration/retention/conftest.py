@@ -10,11 +10,11 @@ from typing import Any
 
 import asyncpg
 import pytest
-from aiokafka import AIOKafkaProducer
 
 from services.retention.config import RetentionSettings
 from services.retention.run import RunReport, run_once
 from shared.kafka import make_producer
+from shared.producer import ProducerHolder
 from tests.integration.retention.builder import Builder
 from tests.support.stack import StackSlice
 
@@ -37,7 +37,7 @@ def retention_settings(stack: StackSlice) -> RetentionSettings:
 @pytest.fixture(scope="session")
 async def retention_producer(
     retention_settings: RetentionSettings,
-) -> AsyncIterator[AIOKafkaProducer]:
+) -> AsyncIterator[ProducerHolder]:
     producer = make_producer(retention_settings)
     await producer.start()
     yield producer
@@ -51,7 +51,7 @@ def builder(db: asyncpg.Pool, stack: StackSlice) -> Builder:
 
 @pytest.fixture(scope="session")
 def run(
-    db: asyncpg.Pool, retention_producer: AIOKafkaProducer, retention_settings: RetentionSettings
+    db: asyncpg.Pool, retention_producer: ProducerHolder, retention_settings: RetentionSettings
 ) -> Run:
     async def run_at(now: datetime | None = None) -> RunReport:
         return await run_once(db, retention_producer, retention_settings, now or datetime.now(UTC))

@@ -5,11 +5,10 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
-from aiokafka.structs import TopicPartition
 from prometheus_client import REGISTRY
 
 from shared.events.live import LIVE_EVENTS, LiveHistoryTrimmed
-from shared.kafka import make_consumer
+from shared.kafka import make_consumer, topic_partitions
 from shared.topics import LIVE
 from tests.integration.retention.builder import Builder, ago
 from tests.integration.retention.conftest import Run
@@ -100,11 +99,7 @@ async def test_live_clients_are_told_which_history_was_trimmed(
     await consumer.start()
     try:
         topic = stack.topic(LIVE.name)
-        partitions = consumer.partitions_for_topic(topic) or set()
-        if not partitions:
-            await consumer._client.force_metadata_update()
-            partitions = consumer.partitions_for_topic(topic) or set()
-        consumer.assign([TopicPartition(topic, p) for p in partitions])
+        consumer.assign(await topic_partitions(stack.settings(), topic))
         await consumer.seek_to_beginning()
         trimmed: list[LiveHistoryTrimmed] = []
         async with asyncio.timeout(20):
