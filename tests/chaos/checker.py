@@ -3,9 +3,12 @@
 - every acknowledged post is in its channel's history exactly once; seqs are 1..N;
   a post in history that repeats an acknowledged request (same Idempotency-Key in its
   text/question) under another post_id is a duplicate;
-- every acknowledged post is exactly once in the timeline of each follower who (by
-  `/v1/me/follows`) followed its channel before it was created, and in no other's
-  (posts within `FOLLOW_RACE_S` of the follow time may go either way);
+- follows are judged by what clients were told, never by what the feed serves about
+  them: the last acknowledged follow/unfollow per (account, channel), with the
+  `followed_at` its answer carried. Every acknowledged post is exactly once in the
+  timeline of each account told it followed the channel since before the post was created,
+  and in no other's (posts within `FOLLOW_RACE_S` of the follow time may go either way);
+  the `follows` rows hold that state (pairs whose last request got no answer are skipped);
 - served reaction and vote counts equal a recount of the per-account rows; those rows
   hold each account's last acknowledged choice; the public follower count equals the
   active follows;
@@ -112,6 +115,7 @@ class Checker:
             db = await asyncpg.connect(self.database_url)
             try:
                 await self._counts(db, served, found)
+                await self._follows_match_told(db, found)
                 await self._followers(db, feed, found)
             finally:
                 await db.close()
@@ -139,19 +143,29 @@ class Checker:
             if post.post_id not in seen:
                 found.lost.add(post.post_id)
 
+    def _told_follows(self, account: str) -> tuple[dict[str, datetime], set[str]]:
+        """Channels `account` was told it follows (→ since when), and those in doubt."""
+        since: dict[str, datetime] = {}
+        unknown: set[str] = set()
+        for (who, channel_id), state in self.told.follows.items():
+            if who != account:
+                continue
+            if state is UNKNOWN:
+                unknown.add(channel_id)
+            elif state is not None:
+                since[channel_id] = state
+        return since, unknown
+
     async def _timeline(self, feed: httpx.AsyncClient, account: str, found: Findings) -> None:
-        follows = await pages(feed, "/v1/me/follows", account, "next_cursor")
-        since = {
-            f["channel_id"]: datetime.fromisoformat(f["followed_at"])
-            for f in follows
-            if f["following"] and not f["muted"]
-        }
+        since, unknown = self._told_follows(account)
         items = await pages(feed, "/v1/timeline", account, "next_cursor")
         check_expiry(self.told, items)
         seen = Counter(i["post_id"] for i in items)
         found.duplicated |= {f"{account}:{p}" for p, n in seen.items() if n > 1}
         race = timedelta(seconds=FOLLOW_RACE_S)
         for item in items:
+            if item["channel_id"] in unknown:
+                continue
             followed_at = since.get(item["channel_id"])
             created = datetime.fromisoformat(item["created_at"])
             if followed_at is None or created < followed_at - race:
@@ -227,6 +241,29 @@ class Checker:
             stored = list(row["options"]) if row and row["options"] is not None else None
             if options is not UNKNOWN and stored != options:
                 found.wrong_counts.add(f"vote-row:{account}:{post_id}")
+
+    async def _follows_match_told(self, db: asyncpg.Connection, found: Findings) -> None:
+        """An acknowledged follow or unfollow the table does not hold is a lost write."""
+        rows = {
+            (r["a"], r["c"]): r
+            for r in await db.fetch(
+                """SELECT account_id AS a, channel_id::text AS c, active, followed_at
+                   FROM follows WHERE channel_id = ANY($1::uuid[])""",
+                self.channels,
+            )
+        }
+        for (account, channel_id), state in self.told.follows.items():
+            if state is UNKNOWN:
+                continue
+            row = rows.get((account, channel_id))
+            if state is None:
+                held = row is None or not row["active"]
+            else:
+                held = row is not None and row["active"] and row["followed_at"] == state
+            if not held:
+                found.lost.add(f"follow:{account}:{channel_id}")
+                stored = (row["active"], row["followed_at"]) if row else None
+                found.details.append(f"follow {channel_id}: told {state}, stored {stored}")
 
     async def _followers(
         self, db: asyncpg.Connection, feed: httpx.AsyncClient, found: Findings

@@ -58,6 +58,16 @@ class Cluster:
     def kill(self, name: str) -> None:
         self.procs[name].kill()
 
+    def pid(self, name: str) -> int:
+        proc = self.procs[name].proc
+        assert proc is not None, f"{name} was never started"
+        return proc.pid
+
+    def returncode(self, name: str) -> int | None:
+        """How the current process of `name` ended (-9: SIGKILL), None while it runs."""
+        proc = self.procs[name].proc
+        return None if proc is None else proc.poll()
+
     async def restart(self, name: str) -> None:
         """Start a killed service again on the same port; wait until it is ready."""
         proc = self.procs[name]
@@ -105,7 +115,8 @@ class LagProbe:
         return self.admin, self.consumer
 
     async def lag(self) -> int | None:
-        """Total lag of fan-out's groups, or None when the broker does not answer."""
+        """Total lag of fan-out's groups, or None when the broker does not answer or the
+        topics' partitions are not known (nothing was measured)."""
         try:
             return await asyncio.wait_for(self._lag(), timeout=10)
         except Exception:
@@ -120,7 +131,10 @@ class LagProbe:
             parts = consumer.partitions_for_topic(name)
             if not parts:
                 await consumer._client.force_metadata_update()
-                parts = consumer.partitions_for_topic(name) or set()
+                parts = consumer.partitions_for_topic(name)
+            if not parts:
+                # No partitions is no measurement: a lag of 0 here would pass for recovery.
+                raise LookupError(f"no partitions known for {name}")
             tps = [TopicPartition(name, p) for p in parts]
             committed = await admin.list_consumer_group_offsets(self.stack.namespace + "." + group)
             ends = await consumer.end_offsets(tps)

@@ -51,16 +51,34 @@ class Told:
     by_channel: dict[str, list[Post]] = field(default_factory=dict)
     reactions: dict[tuple[str, str], Any] = field(default_factory=dict)
     votes: dict[tuple[str, str], Any] = field(default_factory=dict)
+    # (account, channel_id) → the `followed_at` of the last acknowledged follow, None after
+    # an acknowledged unfollow, UNKNOWN while the last request got no definite answer.
+    follows: dict[tuple[str, str], Any] = field(default_factory=dict)
     expired_served: set[str] = field(default_factory=set)
     retries: int = 0
     requests: int = 0
     gave_up: int = 0
     # Why requests were retried: status code or transport error name → count.
     retried_for: dict[str, int] = field(default_factory=dict)
+    # Attempts without a definite answer, per service called ("publisher", "feed").
+    failed: dict[str, int] = field(default_factory=dict)
 
     def acked(self, post: Post) -> None:
         self.posts[post.post_id] = post
         self.by_channel.setdefault(post.channel_id, []).append(post)
+
+    def followed(self, account: str, channel_id: str, response: httpx.Response | None) -> None:
+        """Record the answer to a PUT/DELETE of a follow (a definite 4xx changed nothing)."""
+        key = (account, channel_id)
+        if response is None:
+            self.follows[key] = UNKNOWN
+        elif response.status_code == 200:
+            self.follows[key] = datetime.fromisoformat(response.json()["followed_at"])
+        elif response.status_code == 204:
+            self.follows[key] = None
+
+    def failures(self) -> int:
+        return sum(self.failed.values())
 
 
 @dataclass
@@ -98,6 +116,8 @@ class Client:
             except httpx.HTTPError as exc:
                 why = type(exc).__name__
             self.told.retried_for[why] = self.told.retried_for.get(why, 0) + 1
+            target = "publisher" if http is self.publisher else "feed"
+            self.told.failed[target] = self.told.failed.get(target, 0) + 1
             if time.monotonic() > deadline:
                 self.told.gave_up += 1
                 return None
@@ -204,6 +224,7 @@ class Load:
                 method = "DELETE" if following[channel_id] else "PUT"
                 url = f"/v1/channels/{channel_id}/follow"
                 r = await self.client.call(self.client.feed, method, url, headers=headers)
+                self.told.followed(account, channel_id, r)
                 if r is not None and r.status_code in (200, 204):
                     following[channel_id] = method == "PUT"
             elif roll < 0.5:

@@ -5,8 +5,11 @@ from injection until the fault is over and fan-out's consumer lag is back at zer
 still running); then the load stops, the system drains, and the history checker runs
 (re-checking for a bounded while: counters are eventually consistent). Problems are
 attributed to the first trial whose check shows them. A trial in which no post was
-acknowledged at all counts as `stalled` (a service never came back). After a trial with
-problems every service is restarted, so one stuck service does not fail every later trial.
+acknowledged at all counts as `stalled` (a service never came back); one whose fault left
+no proof of having happened (see `tests.chaos.faults.Proof`; the clients' failures are
+counted from injection until the lag is back at zero) counts as `unproven`. After a trial
+with problems every service is restarted, so one stuck service does not fail every later
+trial.
 """
 
 from __future__ import annotations
@@ -19,8 +22,8 @@ from dataclasses import dataclass, field
 
 from tests.chaos.checker import Checker, Findings
 from tests.chaos.cluster import Cluster, LagProbe
-from tests.chaos.faults import Fault, inject
-from tests.chaos.load import Load
+from tests.chaos.faults import Fault, Proof, inject
+from tests.chaos.load import UNKNOWN, Load, Told
 
 RECOVERY_TIMEOUT_S = 120.0
 SETTLE_TIMEOUT_S = 30.0
@@ -34,6 +37,7 @@ class Trial:
     at_s: float
     recovery_s: float | None
     acked: int
+    proof: Proof
     new: dict[str, int] = field(default_factory=dict)
     # Services were restarted after this trial's failed check, so the next starts clean.
     reset: bool = False
@@ -70,6 +74,7 @@ class Runner:
     seen: Findings = field(default_factory=Findings)
     last: Findings = field(default_factory=Findings)
     stalled: set[int] = field(default_factory=set)
+    unproven: set[int] = field(default_factory=set)
 
     async def run(self, faults: list[Fault]) -> None:
         rng = random.Random(self.seed)
@@ -78,8 +83,11 @@ class Runner:
             at = rng.uniform(0.5, 3.0)
             await asyncio.sleep(at)
             injected = time.monotonic()
-            await inject(fault, self.cluster, rng, self.load.publishes)
+            proof = await inject(
+                fault, self.cluster, self.probe, self.load.told, rng, self.load.publishes
+            )
             recovery = await lag_zero(self.probe, injected, RECOVERY_TIMEOUT_S)
+            proof.window_closed(self.load.told)
             await asyncio.sleep(1.0)
             await self.load.stop()
             found = await settle(self.checker, self.probe)
@@ -96,7 +104,10 @@ class Runner:
                 new["stalled"] = 1
             else:
                 new["stalled"] = 0
-            trial = Trial(n, fault, at, recovery, acked, new)
+            new["unproven"] = 1 if proof.missing() else 0
+            if proof.missing():
+                self.unproven.add(n)
+            trial = Trial(n, fault, at, recovery, acked, proof, new)
             self.trials.append(trial)
             if any(new.values()):
                 # A service left in a broken state would fail every later trial too.
@@ -107,13 +118,21 @@ class Runner:
     def totals(self) -> dict[str, int]:
         totals = {name: len(getattr(self.seen, name)) for name in FIELDS}
         totals["stalled"] = len(self.stalled)
+        totals["unproven"] = len(self.unproven)
         return totals
 
 
 HEADER = (
     f"{'#':>3} {'fault':<17} {'at s':>5} {'recov s':>8} {'acked':>6} "
     f"{'lost':>5} {'dup':>4} {'counts':>6} {'seq':>4} {'unexp':>5} {'expired':>7} {'stalled':>7}"
+    f"  proof"
 )
+
+
+def proof_text(proof: Proof) -> str:
+    missing = proof.missing()
+    verdict = "NOT PROVEN (no " + ", ".join(missing) + ")" if missing else "ok"
+    return f"{verdict}: {'; '.join(proof.notes)}"
 
 
 def row(t: Trial) -> str:
@@ -122,9 +141,15 @@ def row(t: Trial) -> str:
     return (
         f"{t.n:>3} {t.fault.value:<17} {t.at_s:>5.1f} {rec:>8} {t.acked:>6} "
         f"{n['lost']:>5} {n['duplicated']:>4} {n['wrong_counts']:>6} {n['seq_errors']:>4} "
-        f"{n['unexpected']:>5} {n['expired']:>7} {n['stalled']:>7}"
+        f"{n['unexpected']:>5} {n['expired']:>7} {n['stalled']:>7}  {proof_text(t.proof)}"
         + ("  (services restarted)" if t.reset else "")
     )
+
+
+def follow_states(told: Told) -> str:
+    unknown = sum(1 for v in told.follows.values() if v is UNKNOWN)
+    unfollowed = sum(1 for v in told.follows.values() if v is None)
+    return f"{unfollowed} unfollowed, {unknown} without a definite answer"
 
 
 def report(runner: Runner) -> str:
@@ -145,6 +170,7 @@ def report(runner: Runner) -> str:
         f"seed {runner.seed}: trials {len(runner.trials)}, posts acknowledged {len(told.posts)}, "
         f"requests {told.requests} (retried {told.retries}: {told.retried_for}; "
         f"given up {told.gave_up})",
+        f"follows told: {len(told.follows)} pairs, {follow_states(told)}",
         "totals: " + ", ".join(f"{k} {v}" for k, v in totals.items()),
         *(
             f"  {name}: {sorted(getattr(runner.seen, name))[:6]}"

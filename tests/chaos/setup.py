@@ -17,7 +17,7 @@ import httpx
 import orjson
 
 from tests.chaos.cluster import WRITE_MAX_FOLLOWERS
-from tests.chaos.load import World
+from tests.chaos.load import Told, World
 from tests.support.tokens import auth
 
 ACCOUNTS = 10
@@ -45,13 +45,17 @@ async def create_channel(publisher: httpx.AsyncClient, tag: str, retention_days:
     return f"{channel_id}|{owner}"
 
 
-async def follow(feed: httpx.AsyncClient, account: str, channel_id: str) -> None:
+async def follow(feed: httpx.AsyncClient, account: str, channel_id: str, told: Told) -> None:
     response = await feed.put(f"/v1/channels/{channel_id}/follow", headers=auth(account))
     assert response.status_code == 200, response.text
+    told.followed(account, channel_id, response)
 
 
-async def seed_expired(db: asyncpg.Connection, channel_id: str, followers: list[str]) -> list[str]:
-    """Posts of a day ago in a 1-day-retention channel, fanned out to its followers."""
+async def seed_expired(
+    db: asyncpg.Connection, channel_id: str, followers: list[str], told: Told
+) -> list[str]:
+    """Posts of a day ago in a 1-day-retention channel, fanned out to its followers (whose
+    follows are moved back before them, in the table and in `told`)."""
     cid = uuid.UUID(channel_id)
     created = datetime.now(UTC) - timedelta(hours=26)
     await db.execute(
@@ -72,6 +76,7 @@ async def seed_expired(db: asyncpg.Connection, channel_id: str, followers: list[
         followers,
         created - timedelta(days=1),
     )
+    told.follows.update({(a, channel_id): created - timedelta(days=1) for a in followers})
     post_ids = []
     for seq in range(1, EXPIRED_POSTS + 1):
         post_id = uuid.uuid4()
@@ -107,9 +112,10 @@ async def seed_expired(db: asyncpg.Connection, channel_id: str, followers: list[
 
 
 async def build_world(
-    publisher_url: str, feed_url: str, database_url: str
+    publisher_url: str, feed_url: str, database_url: str, told: Told
 ) -> tuple[World, str, list[str]]:
-    """The world, the expired channel's id and its (never to be served) post ids."""
+    """The world, the expired channel's id and its (never to be served) post ids; the
+    follows made here are recorded in `told` as their answers said."""
     run = uuid.uuid4().hex[:6]
     accounts = [f"chaos-{run}-{i}" for i in range(ACCOUNTS)]
     churner = accounts[-1]
@@ -131,11 +137,11 @@ async def build_world(
         assert len(members["big"]) > WRITE_MAX_FOLLOWERS >= len(members["small_a"])
         for tag, who in members.items():
             for account in who:
-                await follow(feed, account, ids[tag])
+                await follow(feed, account, ids[tag], told)
                 follows[account].append(ids[tag])
     db = await asyncpg.connect(database_url, server_settings={"timezone": "UTC"})
     try:
-        expired = await seed_expired(db, ids["expired"], members["expired"])
+        expired = await seed_expired(db, ids["expired"], members["expired"], told)
     finally:
         await db.close()
     del owners[ids["expired"]]  # nobody posts there: its content is all past expiry
