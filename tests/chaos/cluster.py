@@ -128,14 +128,18 @@ class LagProbe:
         total = 0
         for group, topic in FANOUT_GROUPS.items():
             name = self.stack.topic(topic)
-            parts = consumer.partitions_for_topic(name)
-            if not parts:
-                await consumer._client.force_metadata_update()
-                parts = consumer.partitions_for_topic(name)
-            if not parts:
+            # Asked of the broker each time (the consumer's own metadata cache never holds
+            # a topic it is not subscribed to).
+            described = await admin.describe_topics([name])
+            tps = [
+                TopicPartition(name, p["partition"])
+                for entry in described
+                if entry["topic"] == name
+                for p in entry["partitions"]
+            ]
+            if not tps:
                 # No partitions is no measurement: a lag of 0 here would pass for recovery.
                 raise LookupError(f"no partitions known for {name}")
-            tps = [TopicPartition(name, p) for p in parts]
             committed = await admin.list_consumer_group_offsets(self.stack.namespace + "." + group)
             ends = await consumer.end_offsets(tps)
             starts = await consumer.beginning_offsets(tps)
