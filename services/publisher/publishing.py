@@ -21,7 +21,6 @@ from uuid import UUID
 
 import asyncpg
 import orjson
-from aiokafka import AIOKafkaProducer
 from uuid6 import uuid7
 
 from services.publisher.models import PostCreate, PostUpdate
@@ -42,6 +41,7 @@ from shared.http.problems import Problem
 from shared.kafka import KafkaUnavailable, produce
 from shared.logs import request_id_var
 from shared.metrics.publisher import POST_CHANGES, POSTS_ACCEPTED, POSTS_REJECTED, POSTS_REPLAYED
+from shared.producer import ProducerHolder
 from shared.settings import HeraldSettings
 from shared.topics import POSTS
 
@@ -80,7 +80,7 @@ def unavailable(exc: Exception) -> Problem:
 @dataclass(frozen=True)
 class Publisher:
     pool: asyncpg.Pool
-    producer: AIOKafkaProducer
+    producer: ProducerHolder
     settings: HeraldSettings
     service: str
 
