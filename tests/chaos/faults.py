@@ -151,11 +151,11 @@ def restart_kafka(proof: Proof) -> None:
     before = local_stack.pid_alive(paths.pid)
     if before is None:
         raise RuntimeError("the local broker has no live pid file: not started by the stack")
-    local_stack.stop_kafka()
     try:
+        local_stack.stop_kafka()
         local_stack.start_kafka()
     except SystemExit as exc:  # the stack reports failures as SystemExit (a CLI)
-        raise RuntimeError(f"kafka did not come back: {exc}") from None
+        raise RuntimeError(f"kafka did not restart: {exc}") from None
     after = local_stack.pid_alive(paths.pid)
     proof.notes.append(f"pid {before}→{after}")
     if after is not None and after != before and not local_stack.process_running(before):
