@@ -3,8 +3,8 @@
 
 As root the cluster runs as the `postgres` account in a directory outside the checkout,
 linked from `.local/pg`; that account cannot traverse the private folder, so every path
-handed to it must be the resolved one. The clone gets ports and a cluster of its own and
-reuses this checkout's virtualenv: the shared stack is never touched.
+handed to it must be the resolved one. The clone (of the committed tree) gets ports and a
+cluster of its own and reuses this checkout's virtualenv: the shared stack is never touched.
 """
 
 from __future__ import annotations
