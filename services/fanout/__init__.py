@@ -1,2 +1,3 @@
-"""Fan-out: a faust-streaming app that persists the post log, fans posts out into feeds,
-emits live events and aggregates interaction counters."""
+"""Fan-out: persists the post log, fans posts out into feeds, emits live events and
+aggregates interaction counters, with aiokafka batch consumers inside a faust worker that
+serves only as the process shell (see app.py)."""

@@ -1,9 +1,29 @@
-"""The fan-out faust app: wiring of consumers, dependencies and the operations endpoints.
+"""The fan-out process: faust as the process shell, Herald's consumers and tasks inside it.
 
-The posts and interactions paths run as `BatchConsumer`s (aiokafka, commit after the
-Postgres transaction) inside the faust worker: faust's batching (`Stream.take`) acks a
-batch that was interrupted before its write committed (see services/fanout/batching.py).
-The windowed directory stats are derived from Postgres (services/fanout/stats.py).
+faust's role here is the process shell and nothing more. `faust.Worker` (see
+`__main__`) owns the event loop and the process lifecycle: it starts `FanoutApp` as a
+service, turns SIGTERM/SIGINT into an orderly stop (`on_stop` lets each batch in hand
+finish its transaction and commit, for up to `STOP_GRACE_S`), dumps task stacks on
+SIGUSR1, and exits with the service tree. Everything that touches Kafka, Postgres or
+HTTP is Herald's own code started from `on_start`:
+- the posts and interactions paths are `BatchConsumer`s (services/fanout/consumer/):
+  aiokafka consumers in their own groups that commit `offset + 1` only after the
+  Postgres transaction committed;
+- the live emitter and the DLQ use the service's own idempotent producer
+  (`shared.runtime.Dependencies`);
+- the ops endpoints (`/healthz`, `/readyz`, `/metrics`) are Herald's uvicorn server;
+- the coalesced counters events, the directory stats and the counters reconciliation
+  are `Periodic` tasks.
+`ShellBoot` therefore starts none of faust's Kafka machinery (its consumer group and
+leader-election topic, its producer, agents, tables), sensors or web server: Herald
+declares no faust agents, topics or tables, so those would be a consumer group, a
+topic and a broker connection doing nothing.
+
+Why faust does not carry the batches: its batching (`Stream.take`) acks a batch in a
+`finally`, so a batch whose write failed or was interrupted is committed although it was
+never written — reproduced on the real broker in
+tests/integration/fanout/test_faust_take_acks.py. The windowed directory stats are
+derived from Postgres (services/fanout/stats.py), so no faust table is needed either.
 """
 
 from __future__ import annotations
@@ -13,9 +33,11 @@ import contextlib
 import logging
 
 import faust
+from faust.app.base import BootStrategy
 
-from services.fanout.batching import BatchConsumer, Handler
 from services.fanout.config import FanoutSettings
+from services.fanout.consumer.loop import BatchConsumer
+from services.fanout.consumer.records import Handler
 from services.fanout.counters.handler import CountersHandler
 from services.fanout.counters.live import CountersPublisher
 from services.fanout.counters.reconcile import Reconciler
@@ -36,37 +58,42 @@ SERVICE = "fanout"
 STOP_GRACE_S = 10.0
 
 
+class ShellBoot(BootStrategy):
+    """Start none of faust's own services: no Kafka consumer or producer, no agents or
+    tables, no web server, no sensors. The worker runs the app's `on_start`/`on_stop`."""
+
+    enable_kafka = False
+    enable_web = False
+    enable_sensors = False
+
+
 class FanoutApp(faust.App):
-    """A faust app that also owns Herald's dependencies (pool, producer, ops server)."""
+    """A faust app as a process shell that owns Herald's dependencies (pool, producer,
+    ops server) and runs the fan-out's consumers and periodic tasks."""
+
+    BootStrategy = ShellBoot
 
     def __init__(self, settings: FanoutSettings) -> None:
         super().__init__(
             settings.group("herald-fanout"),
-            broker=f"kafka://{settings.kafka_bootstrap}",
             store="memory://",
             autodiscover=False,
             web_enabled=False,
-            # Table changelogs must match the partition count of their source topic, or
-            # faust 0.15.3 crashes the agent with PartitionsMismatch.
-            topic_partitions=POSTS.partitions,
-            topic_replication_factor=settings.kafka_replication_factor,
-            consumer_auto_offset_reset="earliest",
-            # faust's default (60 s) keeps a SIGKILLed worker's partitions for a minute.
-            broker_session_timeout=10.0,
-            broker_heartbeat_interval=3.0,
         )
         self.herald_settings = settings
         self.readiness = Readiness()
         self.deps = Dependencies(settings=settings, service=SERVICE, readiness=self.readiness)
         self.consumers: list[BatchConsumer] = []
         self.consumer_tasks: list[asyncio.Task[None]] = []
-        self.counters_publisher: CountersPublisher | None = None
         self.periodic: list[Periodic] = []
+
+    async def on_first_start(self) -> None:
+        """Nothing to create: faust's data directory holds table stores, and there are
+        none (faust's default would leave an empty `<app id>-data` in the working dir)."""
 
     async def on_start(self) -> None:
         await super().on_start()
-        # Not an @app.task: faust starts those only after its own group join and table
-        # recovery, which must not hold up the posts path or the operations endpoints.
+        # A future of the app, so the worker's stop cancels what `on_stop` did not end.
         self.add_future(self.run_herald())
 
     async def run_herald(self) -> None:
@@ -82,7 +109,7 @@ class FanoutApp(faust.App):
         pool = self.deps.require_pool()
         producer = self.deps.require_producer()
         live = LiveEmitter(producer, settings)
-        self.counters_publisher = CountersPublisher(pool, live, settings.counters_live_interval_s)
+        counters = CountersPublisher(pool, live, settings.counters_live_interval_s)
         self.consumers = [
             self._batch_consumer(
                 POSTS, "posts", POST_EVENTS, PostsHandler(pool, live, settings.write_max_followers)
@@ -91,14 +118,14 @@ class FanoutApp(faust.App):
                 INTERACTIONS,
                 "interactions",
                 INTERACTION_EVENTS,
-                CountersHandler(pool, self.counters_publisher),
+                CountersHandler(pool, counters),
             ),
         ]
         self.consumer_tasks = [asyncio.create_task(c.run()) for c in self.consumers]
-        self.consumer_tasks.append(asyncio.create_task(self.counters_publisher.run()))
         self.periodic = [
+            counters,
             StatsRefresher(pool, settings.stats_flush_interval_s),
-            Reconciler(pool, self.counters_publisher, settings.reconcile_interval_s),
+            Reconciler(pool, counters, settings.reconcile_interval_s),
         ]
         self.consumer_tasks += [asyncio.create_task(task.run()) for task in self.periodic]
         await asyncio.gather(*self.consumer_tasks)
@@ -125,8 +152,6 @@ class FanoutApp(faust.App):
     async def on_stop(self) -> None:
         for consumer in self.consumers:
             consumer.request_stop()
-        if self.counters_publisher is not None:
-            self.counters_publisher.request_stop()
         for periodic in self.periodic:
             periodic.request_stop()
         if self.consumer_tasks:

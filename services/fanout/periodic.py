@@ -1,7 +1,8 @@
 """A task that does one round of work every `interval_s` until asked to stop.
 
 A failed round (Postgres away, most often) is logged and the next round tries again:
-periodic work here only ever catches up on state that is already durable.
+periodic work here only ever catches up on state that is already durable. A task whose
+work piles up between rounds (`final_round = True`) does one last round when stopped.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ log = logging.getLogger(__name__)
 
 class Periodic:
     name = "periodic task"
+    final_round = False
 
     def __init__(self, interval_s: float) -> None:
         self.interval_s = interval_s
@@ -30,7 +32,7 @@ class Periodic:
         while not self._stopping.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), self.interval_s)
-            if self._stopping.is_set():
+            if self._stopping.is_set() and not self.final_round:
                 return
             try:
                 await self.tick()

@@ -1,5 +1,5 @@
 """Metrics of the fan-out service (`herald_fanout_…`). Labels are bounded: topic base
-names, outcomes and live event types, never a channel, post or account."""
+names, outcomes, failure reasons and live event types, never a channel, post or account."""
 
 from __future__ import annotations
 
@@ -44,8 +44,16 @@ LIVE_EVENTS = Counter(
 )
 BATCH_RETRIES = Counter(
     "herald_fanout_batch_retries_total",
-    "Batch attempts that failed on a transient error and were retried, by topic.",
+    "Batch attempts that failed and were retried (a transient error, or one of the bounded "
+    "retries of a handler error), by topic.",
     ["topic"],
+)
+RECORDS_FAILED = Counter(
+    "herald_fanout_records_failed_total",
+    "Records the handler could not apply even alone, sent to the DLQ, by topic and reason "
+    "(handler_error: an exception in Herald's code; database_refused: a value Postgres "
+    "refused).",
+    ["topic", "reason"],
 )
 COUNTER_DELTAS = Counter(
     "herald_fanout_interactions_counted_total",

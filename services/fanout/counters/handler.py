@@ -15,7 +15,7 @@ from uuid import UUID
 
 import asyncpg
 
-from services.fanout.batching import Outcome, Record
+from services.fanout.consumer.records import Outcome, Record
 from services.fanout.counters import store
 from services.fanout.counters.live import CountersPublisher
 from shared.db.timing import db_timer

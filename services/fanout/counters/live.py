@@ -2,25 +2,23 @@
 
 Batches mark the posts whose counters changed; every `interval_s` the publisher reads
 the current aggregates of the marked posts (reactions per emoji, votes per option,
-unique views) and emits one event each. Marks are bounded: past `MAX_PENDING` posts the
-oldest marks are dropped (a client then sees the count on its next update or reload).
+unique views) and emits one event each, and once more when stopped. Marks are bounded:
+past `MAX_PENDING` posts the oldest marks are dropped (a client then sees the count on its
+next update or reload). This coalescing is the counters path only: posts become visible
+through `LiveEmitter` right after their batch commits, never on this timer.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
 from collections.abc import Iterable
 from uuid import UUID
 
 import asyncpg
 
 from services.fanout.live import LiveEmitter
+from services.fanout.periodic import Periodic
 from shared.events.envelope import Event
 from shared.events.live import CountersChangedV1, LiveCountersChanged
-
-log = logging.getLogger(__name__)
 
 MAX_PENDING = 10_000
 
@@ -38,13 +36,16 @@ FROM posts p WHERE p.post_id = ANY($1::uuid[]) AND p.status = 'published'
 """
 
 
-class CountersPublisher:
+class CountersPublisher(Periodic):
+    name = "counters live update"
+    # Marks left at stop are flushed: connected clients get the last counts.
+    final_round = True
+
     def __init__(self, pool: asyncpg.Pool, live: LiveEmitter, interval_s: float) -> None:
+        super().__init__(interval_s)
         self.pool = pool
         self.live = live
-        self.interval_s = interval_s
         self._pending: dict[UUID, None] = {}
-        self._stopping = asyncio.Event()
 
     def mark(self, post_ids: Iterable[UUID]) -> None:
         for post_id in post_ids:
@@ -52,18 +53,10 @@ class CountersPublisher:
         while len(self._pending) > MAX_PENDING:
             self._pending.pop(next(iter(self._pending)))
 
-    def request_stop(self) -> None:
-        self._stopping.set()
-
-    async def run(self) -> None:
-        while not self._stopping.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), self.interval_s)
-            if self._pending:
-                try:
-                    await self.flush()
-                except Exception:  # Postgres or Kafka away: the marks wait for next time
-                    log.warning("counters live update failed", exc_info=True)
+    async def tick(self) -> None:
+        # A failure (Postgres or Kafka away) leaves the marks for the next round.
+        if self._pending:
+            await self.flush()
 
     async def flush(self) -> None:
         post_ids = list(self._pending)

@@ -18,7 +18,7 @@ from uuid import UUID
 
 import asyncpg
 
-from services.fanout.batching import Outcome, Record
+from services.fanout.consumer.records import Outcome, Record
 from services.fanout.live import LiveEmitter
 from services.fanout.posts import store
 from services.fanout.posts.plan import PostsPlan, channel_of, plan_posts, published_keys

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from uuid import UUID
 
-from services.fanout.batching import Record
+from services.fanout.consumer.records import Record
 from shared.events.posts import ChannelDeleted, PostDeleted, PostEdited, PostPublished
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid4
 
-from services.fanout.batching import Record
+from services.fanout.consumer.records import Record
 from services.fanout.posts.plan import ChannelState, plan_posts
 from shared.events.envelope import Event
 from tests.integration.fanout.helpers import channel_deleted, deleted, edited, published
