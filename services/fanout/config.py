@@ -16,8 +16,9 @@ class FanoutSettings(HeraldSettings):
     write_max_followers: int = Field(
         default=10_000, ge=0, validation_alias="HERALD_FANOUT_WRITE_MAX_FOLLOWERS"
     )
-    # A batch closes at this many records or after this long, whichever comes first: the
-    # size bounds one transaction (and memory), the wait bounds publish → visible latency.
+    # A batch holds at most this many records: the size bounds one transaction (and
+    # memory). It takes what is already fetched and goes; only after a full batch (load)
+    # does the next one linger up to the wait for more, so an idle system adds no delay.
     batch_max_records: int = Field(
         default=500, ge=1, le=5000, validation_alias="HERALD_FANOUT_BATCH_MAX_RECORDS"
     )
