@@ -271,6 +271,36 @@ async def timed(
     return took
 
 
+async def interleaved(
+    calls: dict[str, Callable[[], Awaitable[object]]],
+    *,
+    times: int,
+    max_s: float,
+    warmup: int = 1,
+    between: Callable[[], Awaitable[object]] | None = None,
+) -> dict[str, list[float]]:
+    """Like `timed` for a subject and its baselines at once: rounds of one run of each
+    call, the order rotated every round, so a machine that gets busier or quieter during
+    the measurement moves every side alike. Up to `times` measured rounds (after `warmup`
+    unmeasured ones) or until `max_s` elapsed; the seconds of each call's runs."""
+    names = list(calls)
+    took: dict[str, list[float]] = {name: [] for name in names}
+    deadline = time.monotonic() + max_s
+    for round_ in range(warmup + times):
+        if round_ > warmup and time.monotonic() >= deadline:
+            break
+        shift = round_ % len(names)
+        for name in names[shift:] + names[:shift]:
+            started = time.perf_counter()
+            await calls[name]()
+            seconds = time.perf_counter() - started
+            if round_ >= warmup:
+                took[name].append(seconds)
+            if between is not None:
+                await between()
+    return took
+
+
 class ProfiledService(ServiceProcess):
     """A service process run under pyinstrument: its text profile (application frames,
     library frames folded) is written to `profile_path` when it stops cleanly."""

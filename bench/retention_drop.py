@@ -1,24 +1,27 @@
 """Expiring a day of posts: partition DROP (retention's path) against a DELETE baseline.
 
-Creates a throw-away database on the local Postgres, fills 2 x `--repeat` old day partitions
-of `posts` with N rows each (the real schema and indexes, spread over 1,000 channels),
-then, alternating, `--repeat` times each (2 in `bench.run`):
+Creates a throw-away database on the local Postgres and fills `--repeat` old day
+partitions of `posts` with N rows each (the real schema and indexes, spread over 1,000
+channels). Then, for each partition, on the very same rows:
+- DELETE: one `DELETE FROM posts` of that day (the cheapest possible row-by-row expiry:
+  no batching, no vacuum counted), rolled back so the day is still there: an aborted
+  DELETE writes the same WAL records as a committed one, only its last record (abort
+  instead of commit) differs;
 - DROP: `drop_partition` exactly as a retention run does it (history_trimmed scan, DETACH
-  … CONCURRENTLY, DROP TABLE);
-- DELETE: one `DELETE FROM posts` of another day (the cheapest possible row-by-row
-  expiry: no batching, no vacuum counted).
+  … CONCURRENTLY, DROP TABLE).
 
 Like with like: both are measured the same way, the same number of times, and compared
 median to median. Each starts right after a `CHECKPOINT`, the state of a day written a
 month ago (its first change to every page after a checkpoint logs the whole page), so
-checkpoint timing no longer moves the baseline. WAL is each operation's own: `EXPLAIN
+checkpoint timing does not move the baseline. WAL is each operation's own: `EXPLAIN
 (ANALYZE, WAL)` cannot wrap DETACH or DROP, and the LSN distance around them counts what
 every other database of the shared cluster wrote meanwhile, so the WAL records of the
 window are read back with `pg_walinspect` (contrib, Postgres 15+, created in the throw-away
 database) and only those of this database are summed: records whose blocks belong to it,
-and the records (commit, lock) of the transactions that wrote them. For the DELETE, the
-statement's own `EXPLAIN (ANALYZE, WAL)` figure is recorded beside it as a cross-check.
-Targets (DESIGN.md): ≤ 1 s whatever the size (every DROP), ≤ 1 % of the DELETE's WAL.
+and the records (commit, abort, lock) of the transactions that wrote them. For the
+DELETE, the statement's own `EXPLAIN (ANALYZE, WAL)` figure is recorded beside it as a
+cross-check. Targets (DESIGN.md): ≤ 1 s whatever the size (every DROP), ≤ 1 % of the
+DELETE's WAL.
 
 Usage: python -m bench.retention_drop [--rows 1000000] [--repeat 2]
 """
@@ -44,8 +47,8 @@ from services.retention.partitions import DayPartition, drop_partition
 from shared.db.migrate import migrate
 
 DEFAULT_URL = "postgresql://herald@127.0.0.1:15432/herald"
-# bench.run's budgets for this module: filling four day partitions (300 k posts each,
-# 1 M in the full run) takes most of them on the shared 2 cores.
+# bench.run's budgets for this module: filling the day partitions (300 k posts each, 1 M
+# in the full run) takes most of them on the shared 2 cores.
 QUICK_BUDGET_S = 80.0
 FULL_BUDGET_S = 360.0
 CHANNELS = 1000
@@ -93,9 +96,16 @@ class Window:
         self.start = str(await self.conn.fetchval("SELECT pg_current_wal_insert_lsn()::text"))
 
     async def close(self) -> None:
-        # Flushed, not inserted: walinspect reads only WAL already on disk, and this
-        # database's last record (its commit) was flushed before the commit returned.
-        self.end = str(await self.conn.fetchval("SELECT pg_current_wal_flush_lsn()::text"))
+        # walinspect reads only WAL already flushed, and an abort record is not flushed
+        # when written: wait (bounded) for the WAL writer to pass the window's end.
+        self.end = str(await self.conn.fetchval("SELECT pg_current_wal_insert_lsn()::text"))
+        deadline = time.monotonic() + 10.0
+        while not await self.conn.fetchval(
+            "SELECT pg_current_wal_flush_lsn() >= $1::text::pg_lsn", self.end
+        ):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"WAL not flushed up to {self.end}")
+            await asyncio.sleep(0.05)
 
     async def own_bytes(self) -> int:
         oid = await self.conn.fetchval(
@@ -140,13 +150,18 @@ async def _measure_delete(conn: asyncpg.Connection, day: date) -> Measured:
     window = Window(conn)
     await window.open()
     started = time.perf_counter()
-    async with conn.transaction():
+    transaction = conn.transaction()
+    await transaction.start()
+    try:
         plan = await conn.fetchval(
             "EXPLAIN (ANALYZE, WAL, FORMAT JSON) DELETE FROM posts "
             "WHERE created_at >= $1 AND created_at < $2",
             _start(day),
             _start(day + timedelta(days=1)),
         )
+    finally:
+        # Rolled back: the same rows are then dropped, a comparison on identical data.
+        await transaction.rollback()
     elapsed = time.perf_counter() - started
     await window.close()
     top = json.loads(plan)[0]["Plan"]
@@ -159,7 +174,7 @@ def _median(values: list[float]) -> float:
 
 
 async def bench(rows: int, repeat: int) -> dict[str, list[Measured]]:
-    """`repeat` drops and `repeat` deletes of a day of `rows` posts, alternating."""
+    """`repeat` days of `rows` posts, each deleted (rolled back) then dropped."""
     admin_url = os.environ.get("HERALD_DATABASE_URL", DEFAULT_URL)
     database = f"herald_bench_{uuid.uuid4().hex[:8]}"
     admin = await asyncpg.connect(admin_url)
@@ -173,7 +188,7 @@ async def bench(rows: int, repeat: int) -> dict[str, list[Measured]]:
             await migrate(conn)
             await conn.execute("CREATE EXTENSION IF NOT EXISTS pg_walinspect")
             today = datetime.now(UTC).date()
-            days = [today - timedelta(days=40 + n) for n in range(2 * repeat)]
+            days = [today - timedelta(days=40 + n) for n in range(repeat)]
             for day in days:
                 await _fill(conn, day, rows)
             await conn.execute("VACUUM ANALYZE posts")
@@ -181,9 +196,9 @@ async def bench(rows: int, repeat: int) -> dict[str, list[Measured]]:
                 "SELECT pg_total_relation_size($1)", f"posts_p{days[0]:%Y%m%d}"
             )
             print(f"one day partition with its indexes: {size / 2**20:.0f} MiB")
-            for drop_day, delete_day in zip(days[::2], days[1::2], strict=True):
-                measured["drop"].append(await _measure_drop(pool, conn, drop_day))
-                measured["delete"].append(await _measure_delete(conn, delete_day))
+            for day in days:
+                measured["delete"].append(await _measure_delete(conn, day))
+                measured["drop"].append(await _measure_drop(pool, conn, day))
     finally:
         await pool.close()
         await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')

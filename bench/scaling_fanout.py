@@ -1,16 +1,20 @@
-"""Scaling: fan-out write cost per post against follower count, beside raw COPY, and the
-read cost of a read-time-merged channel against its follower count.
+"""Scaling: fan-out write cost per post against follower count, beside a server-side
+INSERT of the same rows, and the read cost of a read-time-merged channel against its
+follower count.
 
 Write side: for each size N (1 k, 10 k, 100 k, 1 M; quick: up to 100 k) a channel with N
 active followers; one post is written to every follower with the fan-out service's own
 statement (`services.fanout.posts.store.write_feed_items`, imported, not copied: the
-set-based `INSERT INTO feed_items … SELECT … FROM follows`) in a committed transaction,
-beside the baseline: the same N rows sent with `COPY` into the same `feed_items` table
-(rows built in Python beforehand, untimed). `feed_items` is truncated between runs (untimed)
-so every run writes into the same state. The plot marks the hybrid threshold
-(`FanoutSettings.write_max_followers`): above it fan-out writes nothing and the cost is one
-posts row. Checks: INSERT…SELECT rows/s ≥ 80 % of COPY at the threshold; 10 k followers
-in < 100 ms.
+set-based `INSERT INTO feed_items … SELECT … FROM follows`), beside the baseline DESIGN.md
+names: a plain server-side `INSERT INTO feed_items … SELECT … FROM generate_series` of the
+same N rows (the same account ids; no follower lookup, no conditions, no ON CONFLICT)
+into the same partitioned table. `COPY` of the same rows (built in Python before any
+timer) is measured too, as a client-side reference. Each run is one committed
+transaction, the three interleaved in rotating order (`bench.harness.interleaved`);
+`feed_items` is truncated between runs (untimed) so every run writes into the same state.
+The plot marks the hybrid threshold (`FanoutSettings.write_max_followers`): above it
+fan-out writes nothing and the cost is one posts row. Checks: the fan-out statement's
+rows/s ≥ 80 % of the server-side INSERT's at the threshold; 10 k followers in < 100 ms.
 
 Read side: each channel also has read-merge posts (`fanned_out = false`), and one of its
 followers reads the timeline with the feed service's own `TIMELINE` statement: the latency
@@ -25,7 +29,17 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
-from bench.harness import Check, Context, Record, Result, absolute, latency_summary, ratio, timed
+from bench.harness import (
+    Check,
+    Context,
+    Record,
+    Result,
+    absolute,
+    interleaved,
+    latency_summary,
+    ratio,
+    timed,
+)
 from services.fanout.config import FanoutSettings
 from services.fanout.posts.plan import NewPost
 from services.fanout.posts.store import write_feed_items
@@ -92,7 +106,7 @@ async def measure_size(
     conn: asyncpg.Connection, channel_id: uuid.UUID, n: int, quick: bool, path: str = WRITE_PATH
 ) -> list[Result]:
     """The fan-out statement, the server-side INSERT baseline and COPY, each writing one
-    post to the n followers of `channel_id`, timed as committed transactions."""
+    post to the n followers of `channel_id`, timed as committed transactions, interleaved."""
     now = datetime.now(UTC)
     seq = iter(range(1_000, 10_000_000))
 
@@ -141,26 +155,23 @@ async def measure_size(
                 columns=["account_id", "created_at", "channel_id", "post_id", "seq"],
             )
 
+    # Interleaved rounds, rotated: the shared machine's load moves all three alike.
+    took = await interleaved(
+        {FANOUT_LABEL: insert_select, SERVER_LABEL: server_side, COPY_LABEL: copy},
+        times=repeats(n, quick),
+        max_s=60,
+        warmup=0 if n >= 100_000 else 1,
+        between=lambda: conn.execute("TRUNCATE feed_items"),
+    )
     results = []
-    for label, call, is_base in (
-        (FANOUT_LABEL, insert_select, False),
-        (SERVER_LABEL, server_side, True),
-        (COPY_LABEL, copy, True),
-    ):
-        write_s = await timed(
-            call,
-            times=repeats(n, quick),
-            max_s=60,
-            warmup=0 if n >= 100_000 else 1,
-            between=lambda: conn.execute("TRUNCATE feed_items"),
-        )
+    for label, write_s in took.items():
         median = statistics.median(write_s)
         results.append(
             Result(
                 bench="",
                 path=path,
                 label=label,
-                baseline=is_base,
+                baseline=label != FANOUT_LABEL,
                 rate=n / median,
                 unit="rows/s",
                 latency_ms=latency_summary(write_s),

@@ -4,10 +4,11 @@ name their code only when the tree is clean."""
 from __future__ import annotations
 
 import math
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from bench import report
-from bench.harness import Check, Result, absolute, ratio, ratio_value
+from bench.harness import Check, Result, absolute, interleaved, ratio, ratio_value
 from bench.run import code_identity, dirty_paths, failures
 
 
@@ -102,3 +103,21 @@ def test_a_dirty_run_is_never_labelled_with_a_commit() -> None:
     assert dirty["dirty_paths"] == ["bench/run.py"]
     unknown = code_identity(None, [])
     assert unknown["commit"] is None and unknown["dirty"] is True
+
+
+async def test_interleaved_rounds_rotate_the_order_and_measure_every_side_alike() -> None:
+    order: list[str] = []
+
+    def call(name: str) -> Callable[[], Awaitable[None]]:
+        async def run() -> None:
+            order.append(name)
+
+        return run
+
+    took = await interleaved(
+        {"subject": call("subject"), "baseline": call("baseline")}, times=3, max_s=10, warmup=1
+    )
+    assert {name: len(runs) for name, runs in took.items()} == {"subject": 3, "baseline": 3}
+    # Warm-up round, then measured rounds in rotated order: neither side always goes first.
+    rounds = [order[i : i + 2] for i in range(0, len(order), 2)]
+    assert rounds == [["subject", "baseline"], ["baseline", "subject"]] * 2
