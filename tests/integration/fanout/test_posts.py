@@ -7,6 +7,7 @@ from uuid import UUID
 import asyncpg
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
 
 from shared.topics import LIVE, POSTS
 from tests.integration.fanout.conftest import Fanout
@@ -139,3 +140,25 @@ async def test_edit_then_delete_leaves_a_tombstone_with_its_seq(
     )
     kinds = [(e["type"], e["payload"]["seq"]) for e in events]
     assert ("live.post_edited", 1) in kinds and ("live.post_deleted", 1) in kinds
+
+
+async def test_faust_is_only_the_process_shell_no_faust_group_or_topic(
+    db: asyncpg.Pool, stack: StackSlice, fanout5k: Fanout, producer: AIOKafkaProducer
+) -> None:
+    """The fan-out's Kafka clients are its own batch consumers: faust, the process shell,
+    joins no consumer group and declares no topic (its leader-election topic) of its own."""
+    channel_id = await make_channel(db, followers=1)
+    await send(producer, fanout5k.topic(POSTS.name), channel_id, published(channel_id))
+    await wait_for(lambda: _posts(db, channel_id), lambda rows: len(rows) == 1, what="the post")
+    admin = AIOKafkaAdminClient(bootstrap_servers=stack.kafka_bootstrap)
+    await admin.start()
+    try:
+        groups = {group[0] for group in await admin.list_consumer_groups()}
+        topics = set(await admin.list_topics())
+    finally:
+        await admin.close()
+    ns = fanout5k.namespace
+    assert f"{ns}.herald-fanout-posts" in groups
+    # faust's own group would be named after the app id.
+    assert f"{ns}.herald-fanout" not in groups
+    assert {t for t in topics if t.startswith(f"{ns}.herald-fanout")} == set()
