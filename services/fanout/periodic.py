@@ -32,9 +32,14 @@ class Periodic:
         while not self._stopping.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), self.interval_s)
-            if self._stopping.is_set() and not self.final_round:
-                return
-            try:
-                await self.tick()
-            except Exception:
-                log.warning("%s failed; the next round catches up", self.name, exc_info=True)
+            if self._stopping.is_set():
+                break
+            await self._round()
+        if self.final_round:
+            await self._round()
+
+    async def _round(self) -> None:
+        try:
+            await self.tick()
+        except Exception:
+            log.warning("%s failed; the next round catches up", self.name, exc_info=True)
