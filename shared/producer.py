@@ -14,9 +14,9 @@ Contract:
 - A send whose error is in `FATAL_PRODUCER_ERRORS` (raised by `send`, or set on the
   future `send` returned) marks the producer it came from. The next send stops that
   producer and starts a fresh one built by the same factory (same options). Concurrent
-  senders wait on one lock, so one swap happens; a fresh producer that fails to start
-  (broker still down) is given up and the next send tries again. Each start is bounded by
-  `start_timeout_s`.
+  senders wait on one lock, so one swap happens. A fresh producer that fails to start
+  (broker still down) is stopped, the sends waiting behind that start fail with it, and
+  the next send tries again. Each start is bounded by `start_timeout_s`.
 - Sends are never retried here: the send that met an error fails with it.
 - The hot path (nothing marked) awaits no lock and creates no task.
 """
@@ -70,6 +70,8 @@ def is_fatal(exc: BaseException | None) -> bool:
 
 
 class ProducerHolder:
+    """Owns the service's producer and replaces it after a fatal send error (see above)."""
+
     def __init__(
         self,
         factory: Callable[[], Producer],
