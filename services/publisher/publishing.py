@@ -1,21 +1,50 @@
-"""Publishing, editing and deleting posts: log first.
+"""Publishing, editing and deleting posts, and deleting channels: log first.
 
 A post is validated (including its media: of the right kind, uploaded to this channel),
 given a UUIDv7 `post_id` whose timestamp is its `created_at`, and produced to the posts
-topic keyed by channel id with the idempotent producer. The caller hears `202` only after
-the broker acknowledged; a send not acknowledged within `produce_timeout_s` is a 503.
-Accepted posts are recorded in `accepted_posts` (status before fan-out persists them)
-and their media marked used until the post expires.
+topic keyed by channel id with the idempotent producer. The caller hears `202` (`204` for
+a channel) only after the broker acknowledged; a send not acknowledged within
+`produce_timeout_s` is a 503 `broker-unavailable` with `Retry-After`. Accepted posts are
+recorded in `accepted_posts` (their status until fan-out persists them).
 
-With an Idempotency-Key, `store.posts.claim` elects one request to produce; every other
-identical request answers with the same post_id and publishes nothing.
+Connections: no pooled connection waits for the broker, except where the Idempotency-Key
+protocol needs one (below). Every other change is
+  1. a short read and check (for a post with media, the claim of the media, see below),
+     the connection released;
+  2. the produce, awaiting the broker's acknowledgement while holding nothing;
+  3. a short write of the outcome (`accepted_posts`, the edit or delete mark, the
+     channel's `deleted` status),
+so a broker brown-out keeps requests waiting, never the pool every other endpoint needs.
+A crash (or a lost database) between 2 and 3 leaves the event in the log, and fan-out
+applies it, while the publisher's own record lags: the caller never got its answer (a
+post's status reads 404: nobody learnt its post_id), an edit's `edited_at` stays old, a
+deleted post reads `deleted` once fan-out persisted the delete, a deleted channel stays
+`active` until the owner's retry (fan-out's removal is idempotent). Producing first is
+the safe order: the other could leave a channel marked deleted whose content fan-out was
+never told to remove. One transaction held across the produce would leave the same after
+a crash; an Idempotency-Key is what makes a publish safe to retry.
+
+Media is claimed, marked used until the post's expiry, in step 1, by one statement that
+also checks it: a post in the log never names media that retention may collect as unused
+(an upload older than a day) or as expired. A failed produce merely keeps the media until
+that expiry.
+
+With an Idempotency-Key, `store.posts.claim` elects one request to produce; the election
+is a row lock held across the produce, so identical requests wait for the winner and then
+answer with its post_id, publishing nothing. The key's row, and so its post_id, is
+committed before (`store.posts.reserve`): a retry after a kill republishes the same
+post_id. Only these requests hold a connection across the broker wait, and at most
+`KEYED_SHARE` of the pool at once; more wait up to `produce_timeout_s` for a slot, then
+answer 503 as a timed-out produce would.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
@@ -24,12 +53,15 @@ import orjson
 from uuid6 import uuid7
 
 from services.publisher.models import PostCreate, PostUpdate
+from services.publisher.store import channels as channel_store
 from services.publisher.store import media as media_store
 from services.publisher.store import posts as post_store
 from services.publisher.store.channels import Access
 from shared.events.content import MediaRef, Poll, PostBody, PostType
 from shared.events.envelope import Event
 from shared.events.posts import (
+    ChannelDeleted,
+    ChannelDeletedV1,
     PostDeleted,
     PostDeletedV1,
     PostEdited,
@@ -46,6 +78,11 @@ from shared.settings import HeraldSettings
 from shared.topics import POSTS
 
 log = logging.getLogger(__name__)
+
+# Share of the pool that requests with an Idempotency-Key may hold across the broker
+# wait (their election is a row lock held for the produce): during a broker brown-out
+# the rest stays free for every other endpoint.
+KEYED_SHARE = 0.5
 
 
 def uuid7_time(value: UUID) -> datetime:
@@ -67,7 +104,7 @@ def build_body(body: PostCreate, media: MediaRef | None) -> PostBody:
     return PostBody(type=body.type, text=body.text, media=media, caption=body.caption, poll=poll)
 
 
-def unavailable(exc: Exception) -> Problem:
+def unavailable() -> Problem:
     return Problem(
         503,
         "the message broker did not acknowledge in time; retry (with the same "
@@ -77,12 +114,25 @@ def unavailable(exc: Exception) -> Problem:
     )
 
 
-@dataclass(frozen=True)
 class Publisher:
-    pool: asyncpg.Pool
-    producer: ProducerHolder
-    settings: HeraldSettings
-    service: str
+    """Every change an admin makes that goes through the posts topic.
+
+    Each method answers only after the broker acknowledged its event, or raises a
+    `Problem` (4xx for a refused request, 503 when the broker did not acknowledge).
+    """
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        producer: ProducerHolder,
+        settings: HeraldSettings,
+        service: str,
+    ) -> None:
+        self.pool = pool
+        self.producer = producer
+        self.settings = settings
+        self.service = service
+        self._keyed_slots = asyncio.Semaphore(max(1, int(settings.db_pool_max * KEYED_SHARE)))
 
     async def _send(self, channel_id: UUID, event: Event) -> None:
         await produce(
@@ -94,13 +144,105 @@ class Publisher:
             self.service,
         )
 
+    async def _send_or_503(self, channel_id: UUID, event: Event) -> None:
+        try:
+            await self._send(channel_id, event)
+        except KafkaUnavailable as exc:
+            raise unavailable() from exc
+
+    # -- publishing --------------------------------------------------------------------
+
     async def publish(
         self, access: Access, body: PostCreate, author_id: str, key: str | None
     ) -> UUID:
+        """Publish a post; its post_id once the broker acknowledged it."""
+        if key is None:
+            return await self._publish(access, body, author_id)
+        return await self._publish_keyed(access, body, author_id, key)
+
+    async def _publish(self, access: Access, body: PostCreate, author_id: str) -> UUID:
+        post_id = UUID(bytes=uuid7().bytes)
+        post_body = await self._post_body(self.pool, access, body, post_id)
+        try:
+            await self._send(access.channel_id, _published(access, post_id, post_body, author_id))
+        except KafkaUnavailable as exc:
+            POSTS_REJECTED.labels(reason="kafka_unavailable").inc()
+            raise unavailable() from exc
+        await self._record(self.pool, access, post_id, post_body, author_id)
+        return post_id
+
+    async def _publish_keyed(
+        self, access: Access, body: PostCreate, author_id: str, key: str
+    ) -> UUID:
+        digest = request_hash(body)
+        # Committed before the election: the key's post_id outlives a process killed
+        # between the broker's acknowledgement and the commit below.
+        await post_store.reserve(self.pool, access.channel_id, key, digest, uuid7())
+        failure: KafkaUnavailable | None = None
+        async with self._keyed_slot(), self.pool.acquire() as conn, conn.transaction():
+            try:
+                claim = await post_store.claim(conn, access.channel_id, key, digest, uuid7())
+            except post_store.KeyReused:
+                POSTS_REJECTED.labels(reason="key_reused").inc()
+                raise Problem(
+                    422,
+                    "this Idempotency-Key was already used with a different request",
+                    type_="idempotency-key-reused",
+                ) from None
+            except post_store.ConcurrentFailure:
+                POSTS_REJECTED.labels(reason="kafka_unavailable").inc()
+                raise unavailable() from None
+            if not claim.produce:
+                POSTS_REPLAYED.inc()
+                return claim.post_id
+            post_id = claim.post_id
+            post_body = await self._post_body(conn, access, body, post_id)
+            try:
+                await self._send(
+                    access.channel_id, _published(access, post_id, post_body, author_id)
+                )
+            except KafkaUnavailable as exc:
+                # Committed as failed, so the next request with the key takes it over
+                # with the same post_id (this send may still land after its timeout).
+                failure = exc
+                await post_store.set_request_state(conn, access.channel_id, key, "failed")
+            else:
+                await self._record(conn, access, post_id, post_body, author_id)
+                await post_store.set_request_state(conn, access.channel_id, key, "accepted")
+        if failure is not None:
+            POSTS_REJECTED.labels(reason="kafka_unavailable").inc()
+            raise unavailable() from failure
+        return post_id
+
+    @asynccontextmanager
+    async def _keyed_slot(self) -> AsyncIterator[None]:
+        """One of the pool's connections that keyed publishes may hold across a produce;
+        503 when none frees up within the produce timeout (the broker is that slow)."""
+        try:
+            async with asyncio.timeout(self.settings.produce_timeout_s):
+                await self._keyed_slots.acquire()
+        except TimeoutError:
+            POSTS_REJECTED.labels(reason="kafka_unavailable").inc()
+            raise unavailable() from None
+        try:
+            yield
+        finally:
+            self._keyed_slots.release()
+
+    async def _post_body(
+        self,
+        db: asyncpg.Pool | asyncpg.Connection,
+        access: Access,
+        body: PostCreate,
+        post_id: UUID,
+    ) -> PostBody:
+        """The event's body, claiming its media (if any) until the post expires."""
         media: MediaRef | None = None
         if (kind := body.media_kind) is not None:
             assert body.media_id is not None
-            media = await media_store.media_ref(self.pool, access.channel_id, body.media_id, kind)
+            media = await media_store.claim_for_post(
+                db, access.channel_id, body.media_id, kind, _expires_at(access, post_id)
+            )
             if media is None:
                 POSTS_REJECTED.labels(reason="media").inc()
                 raise Problem(
@@ -108,81 +250,26 @@ class Publisher:
                     f"media_id does not name a {kind} uploaded to this channel",
                     type_="validation",
                 )
-        post_body = build_body(body, media)
-        failure: KafkaUnavailable | None = None
-        if key is not None:
-            # The key's post_id outlives a process killed between produce and commit.
-            await post_store.reserve(self.pool, access.channel_id, key, request_hash(body), uuid7())
-        async with self.pool.acquire() as conn, conn.transaction():
-            if key is None:
-                post_id, must_produce = UUID(bytes=uuid7().bytes), True
-            else:
-                try:
-                    claim = await post_store.claim(
-                        conn, access.channel_id, key, request_hash(body), uuid7()
-                    )
-                except post_store.KeyReused:
-                    POSTS_REJECTED.labels(reason="key_reused").inc()
-                    raise Problem(
-                        422,
-                        "this Idempotency-Key was already used with a different request",
-                        type_="idempotency-key-reused",
-                    ) from None
-                except post_store.ConcurrentFailure:
-                    POSTS_REJECTED.labels(reason="kafka_unavailable").inc()
-                    raise unavailable(KafkaUnavailable()) from None
-                post_id, must_produce = claim.post_id, claim.produce
-            if must_produce:
-                try:
-                    await self._accept(conn, access, post_id, post_body, author_id)
-                except KafkaUnavailable as exc:
-                    failure = exc
-                    if key is not None:
-                        await post_store.set_request_state(conn, access.channel_id, key, "failed")
-                else:
-                    if key is not None:
-                        await post_store.set_request_state(conn, access.channel_id, key, "accepted")
-            else:
-                POSTS_REPLAYED.inc()
-        if failure is not None:
-            POSTS_REJECTED.labels(reason="kafka_unavailable").inc()
-            raise unavailable(failure) from failure
-        return post_id
+        return build_body(body, media)
 
-    async def _accept(
+    async def _record(
         self,
-        conn: asyncpg.Connection,
+        db: asyncpg.Pool | asyncpg.Connection,
         access: Access,
         post_id: UUID,
         body: PostBody,
         author_id: str,
     ) -> None:
-        created_at = uuid7_time(post_id)
-        event = PostPublished(
-            request_id=request_id_var.get(),
-            payload=PostPublishedV1(
-                channel_id=access.channel_id,
-                post_id=post_id,
-                author_id=author_id,
-                body=body,
-                created_at=created_at,
-            ),
-        )
-        await self._send(access.channel_id, event)
-        expires_at = created_at + timedelta(days=access.retention_days)
-        media_id = body.media.media_id if body.media is not None else None
         await post_store.record_accepted(
-            conn,
+            db,
             channel_id=access.channel_id,
             post_id=post_id,
-            created_at=created_at,
+            created_at=uuid7_time(post_id),
             post_type=body.type.value,
             author_id=author_id,
-            media_id=media_id,
-            expires_at=expires_at,
+            media_id=body.media.media_id if body.media is not None else None,
+            expires_at=_expires_at(access, post_id),
         )
-        if media_id is not None:
-            await media_store.mark_used(conn, media_id, expires_at)
         POSTS_ACCEPTED.labels(type=body.type.value).inc()
         # The request id (set by the middleware) is on this line and in the event: it
         # follows the post into the fan-out's and the feed's logs. Never the author's id.
@@ -195,6 +282,8 @@ class Publisher:
             },
         )
 
+    # -- editing and deleting ----------------------------------------------------------
+
     async def _live_post(self, access: Access, post_id: UUID) -> dict[str, object]:
         post = await post_store.accepted_post(self.pool, access.channel_id, post_id)
         if post is None:
@@ -206,6 +295,7 @@ class Publisher:
         return post
 
     async def edit(self, access: Access, post_id: UUID, change: PostUpdate) -> None:
+        """Edit a live post's text or caption (polls are not editable)."""
         post = await self._live_post(access, post_id)
         if post["status"] == "deleted":
             raise Problem(409, "the post was deleted", type_="post-deleted")
@@ -226,15 +316,15 @@ class Publisher:
                 edited_at=edited_at,
             ),
         )
-        async with self.pool.acquire() as conn, conn.transaction():
-            await self._send_or_503(access.channel_id, event)
-            await post_store.mark_edited(conn, access.channel_id, post_id, edited_at)
+        await self._send_or_503(access.channel_id, event)
+        await post_store.mark_edited(self.pool, access.channel_id, post_id, edited_at)
         POST_CHANGES.labels(action="edited").inc()
         log.info(
             "post edited", extra={"channel_id": str(access.channel_id), "post_id": str(post_id)}
         )
 
     async def delete(self, access: Access, post_id: UUID) -> None:
+        """Delete a live post for everyone; a post already deleted is left as it is."""
         post = await self._live_post(access, post_id)
         if post["status"] == "deleted":
             return  # already deleted: nothing new to say
@@ -245,16 +335,39 @@ class Publisher:
                 channel_id=access.channel_id, post_id=post_id, deleted_at=deleted_at
             ),
         )
-        async with self.pool.acquire() as conn, conn.transaction():
-            await self._send_or_503(access.channel_id, event)
-            await post_store.mark_deleted(conn, access.channel_id, post_id, deleted_at)
+        await self._send_or_503(access.channel_id, event)
+        await post_store.mark_deleted(self.pool, access.channel_id, post_id, deleted_at)
         POST_CHANGES.labels(action="deleted").inc()
         log.info(
             "post deleted", extra={"channel_id": str(access.channel_id), "post_id": str(post_id)}
         )
 
-    async def _send_or_503(self, channel_id: UUID, event: Event) -> None:
-        try:
-            await self._send(channel_id, event)
-        except KafkaUnavailable as exc:
-            raise unavailable(exc) from exc
+    async def delete_channel(self, access: Access) -> None:
+        """Tell fan-out to remove the channel's content, then mark the channel deleted
+        (its handle becomes free). In this order: never a deleted channel whose content
+        fan-out was not told to remove."""
+        deleted_at = datetime.now(UTC)
+        event = ChannelDeleted(
+            request_id=request_id_var.get(),
+            payload=ChannelDeletedV1(channel_id=access.channel_id, deleted_at=deleted_at),
+        )
+        await self._send_or_503(access.channel_id, event)
+        await channel_store.mark_deleted(self.pool, access.channel_id, deleted_at)
+        log.info("channel deleted", extra={"channel_id": str(access.channel_id)})
+
+
+def _expires_at(access: Access, post_id: UUID) -> datetime:
+    return uuid7_time(post_id) + timedelta(days=access.retention_days)
+
+
+def _published(access: Access, post_id: UUID, body: PostBody, author_id: str) -> PostPublished:
+    return PostPublished(
+        request_id=request_id_var.get(),
+        payload=PostPublishedV1(
+            channel_id=access.channel_id,
+            post_id=post_id,
+            author_id=author_id,
+            body=body,
+            created_at=uuid7_time(post_id),
+        ),
+    )

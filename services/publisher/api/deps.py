@@ -1,4 +1,5 @@
-"""FastAPI dependencies of the publisher: its connections and the caller's channel role.
+"""FastAPI dependencies of the publisher: its connections, the `Publisher` (every change
+that goes through the posts topic) and the caller's channel role.
 
 Authorisation: no token → 401 (from `Account`); a caller who is not an admin of an active
 channel gets 404 on every channel endpoint — the same answer as for a channel that does
@@ -12,10 +13,10 @@ from typing import Annotated
 from uuid import UUID
 
 import asyncpg
-from aiokafka import AIOKafkaProducer
 from fastapi import Depends, Header, Request
 
 from services.publisher.config import PublisherSettings
+from services.publisher.publishing import Publisher
 from services.publisher.store.channels import Access, access_of
 from shared.http.auth import Account
 from shared.http.problems import Problem
@@ -29,9 +30,9 @@ async def _pool(request: Request) -> asyncpg.Pool:
     return pool
 
 
-async def _producer(request: Request) -> AIOKafkaProducer:
-    producer: AIOKafkaProducer = request.app.state.deps.require_producer()
-    return producer
+async def _publisher(request: Request) -> Publisher:
+    publisher: Publisher = request.app.state.publisher
+    return publisher
 
 
 async def _settings(request: Request) -> PublisherSettings:
@@ -45,7 +46,7 @@ async def _media_store(request: Request) -> LocalMediaStore:
 
 
 Pool = Annotated[asyncpg.Pool, Depends(_pool)]
-Producer = Annotated[AIOKafkaProducer, Depends(_producer)]
+PublisherDep = Annotated[Publisher, Depends(_publisher)]
 Settings = Annotated[PublisherSettings, Depends(_settings)]
 MediaStoreDep = Annotated[LocalMediaStore, Depends(_media_store)]
 

@@ -8,6 +8,7 @@ which fan-out uses for `posts.expires_at`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -134,14 +135,18 @@ async def update_channel(
     )
 
 
-async def mark_deleted(conn: asyncpg.Connection, channel_id: UUID) -> Any:
-    """Mark the channel deleted; returns the deletion time (None if already deleted)."""
-    return await conn.fetchval(
+async def mark_deleted(
+    db: asyncpg.Pool | asyncpg.Connection, channel_id: UUID, at: datetime
+) -> None:
+    """Mark the channel deleted at `at` (the time its `channel.deleted` event carries);
+    a channel already deleted keeps its first deletion time."""
+    await db.execute(
         """
-        UPDATE channels SET status = 'deleted', deleted_at = now(), updated_at = now()
-        WHERE channel_id = $1 AND status <> 'deleted' RETURNING deleted_at
+        UPDATE channels SET status = 'deleted', deleted_at = $2, updated_at = now()
+        WHERE channel_id = $1 AND status <> 'deleted'
         """,
         channel_id,
+        at,
     )
 
 

@@ -20,13 +20,13 @@ from shared.events.content import MediaKind, MediaRef
 
 @timed("publisher", "insert_media")
 async def insert_media(
-    pool: asyncpg.Pool,
+    db: asyncpg.Pool | asyncpg.Connection,
     media_id: UUID,
     channel_id: UUID,
     info: Inspected,
     thumbnail_key: str | None,
 ) -> None:
-    await pool.execute(
+    await db.execute(
         """
         INSERT INTO media (media_id, channel_id, kind, mime, bytes, sha256, width, height,
                            storage_key, thumbnail_key)
@@ -45,34 +45,35 @@ async def insert_media(
     )
 
 
-@timed("publisher", "media_ref")
-async def media_ref(
-    pool: asyncpg.Pool, channel_id: UUID, media_id: UUID, kind: MediaKind
+@timed("publisher", "claim_media_for_post")
+async def claim_for_post(
+    db: asyncpg.Pool | asyncpg.Connection,
+    channel_id: UUID,
+    media_id: UUID,
+    kind: MediaKind,
+    expires_at: datetime,
 ) -> MediaRef | None:
-    """The media as a post body names it, if it is of `kind` and belongs to the channel."""
-    row = await pool.fetchrow(
+    """Mark the media used until `expires_at` (a post's expiry) and return it as the post
+    body names it; None when it is not live media of `kind` in the channel.
+
+    One statement, so it is atomic against retention: retention selects the rows it
+    removes `FOR UPDATE SKIP LOCKED` and re-checks them, so either this finds the row gone
+    (None) or retention sees it used and keeps it.
+    """
+    row = await db.fetchrow(
         """
-        SELECT media_id, kind, mime, bytes, width, height FROM media
+        UPDATE media SET first_used_at = coalesce(first_used_at, now()),
+                         expires_at = greatest(expires_at, $4)
         WHERE media_id = $1 AND channel_id = $2 AND kind = $3
           AND (expires_at IS NULL OR expires_at > now())
+        RETURNING media_id, kind, mime, bytes, width, height
         """,
         media_id,
         channel_id,
         kind.value,
-    )
-    return None if row is None else MediaRef.model_validate(dict(row.items()))
-
-
-async def mark_used(conn: asyncpg.Connection, media_id: UUID, expires_at: datetime) -> None:
-    await conn.execute(
-        """
-        UPDATE media SET first_used_at = coalesce(first_used_at, now()),
-                         expires_at = greatest(expires_at, $2)
-        WHERE media_id = $1
-        """,
-        media_id,
         expires_at,
     )
+    return None if row is None else MediaRef.model_validate(dict(row.items()))
 
 
 async def set_avatar(conn: asyncpg.Connection, channel_id: UUID, media_id: UUID | None) -> bool:

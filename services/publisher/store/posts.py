@@ -136,7 +136,7 @@ async def set_request_state(
 
 @timed("publisher", "record_accepted_post")
 async def record_accepted(
-    conn: asyncpg.Connection,
+    db: asyncpg.Pool | asyncpg.Connection,
     *,
     channel_id: UUID,
     post_id: UUID,
@@ -146,7 +146,7 @@ async def record_accepted(
     media_id: UUID | None,
     expires_at: datetime,
 ) -> None:
-    await conn.execute(
+    await db.execute(
         """
         INSERT INTO accepted_posts (channel_id, post_id, created_at, type, author_id,
                                     media_id, expires_at)
@@ -196,10 +196,14 @@ async def persisted_post(
 
 
 async def mark_edited(
-    conn: asyncpg.Connection, channel_id: UUID, post_id: UUID, at: datetime
+    db: asyncpg.Pool | asyncpg.Connection, channel_id: UUID, post_id: UUID, at: datetime
 ) -> None:
-    await conn.execute(
-        "UPDATE accepted_posts SET edited_at = $3 WHERE channel_id = $1 AND post_id = $2",
+    # The latest edit wins even when two concurrent edits record out of order.
+    await db.execute(
+        """
+        UPDATE accepted_posts SET edited_at = greatest(edited_at, $3)
+        WHERE channel_id = $1 AND post_id = $2
+        """,
         channel_id,
         post_id,
         at,
@@ -207,9 +211,9 @@ async def mark_edited(
 
 
 async def mark_deleted(
-    conn: asyncpg.Connection, channel_id: UUID, post_id: UUID, at: datetime
+    db: asyncpg.Pool | asyncpg.Connection, channel_id: UUID, post_id: UUID, at: datetime
 ) -> None:
-    await conn.execute(
+    await db.execute(
         """
         UPDATE accepted_posts SET status = 'deleted', deleted_at = $3
         WHERE channel_id = $1 AND post_id = $2

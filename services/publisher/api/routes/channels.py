@@ -1,30 +1,24 @@
 """`/v1/channels`: create (any account, who becomes owner), read and edit (admins; the
 settings only by the owner), delete (owner).
 
-Deleting marks the channel deleted (its handle becomes free) and emits `channel.deleted`
-on the posts topic keyed by channel id, for fan-out to remove its content; the answer
-comes after the broker's acknowledgement. No endpoint adds followers or lists them.
+Deleting emits `channel.deleted` on the posts topic keyed by channel id, for fan-out to
+remove its content, and then marks the channel deleted (its handle becomes free); the
+answer comes after the broker's acknowledgement (`Publisher.delete_channel`). No
+endpoint adds followers or lists them.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from fastapi import APIRouter, Response
 from uuid6 import uuid7
 
-from services.publisher.api.deps import AdminAccess, OwnerAccess, Pool, Producer, Settings
+from services.publisher.api.deps import AdminAccess, OwnerAccess, Pool, PublisherDep
 from services.publisher.models import ChannelCreate, ChannelPublic, ChannelUpdate
-from services.publisher.publishing import unavailable
 from services.publisher.store import channels as store
 from services.publisher.store.channels import Access
 from services.publisher.store.media import set_avatar
-from shared.events.posts import ChannelDeleted, ChannelDeletedV1
 from shared.http.auth import Account
 from shared.http.problems import Problem
-from shared.kafka import KafkaUnavailable, produce
-from shared.logs import request_id_var
-from shared.topics import POSTS
 
 router = APIRouter(prefix="/v1/channels", tags=["channels"])
 
@@ -73,30 +67,8 @@ async def update_channel(body: ChannelUpdate, access: AdminAccess, pool: Pool) -
 
 
 @router.delete("/{channel_id}", status_code=204, summary="Delete a channel and all its content")
-async def delete_channel(
-    access: OwnerAccess, pool: Pool, producer: Producer, settings: Settings
-) -> Response:
-    async with pool.acquire() as conn, conn.transaction():
-        deleted_at = await store.mark_deleted(conn, access.channel_id)
-        event = ChannelDeleted(
-            request_id=request_id_var.get(),
-            payload=ChannelDeletedV1(
-                channel_id=access.channel_id, deleted_at=deleted_at or datetime.now(UTC)
-            ),
-        )
-        # Commit only after the broker has the event: never a deleted channel whose
-        # content fan-out was not told to remove.
-        try:
-            await produce(
-                producer,
-                settings.topic(POSTS.name),
-                str(access.channel_id),
-                event,
-                settings.produce_timeout_s,
-                "publisher",
-            )
-        except KafkaUnavailable as exc:
-            raise unavailable(exc) from exc
+async def delete_channel(access: OwnerAccess, publisher: PublisherDep) -> Response:
+    await publisher.delete_channel(access)
     return Response(status_code=204)
 
 

@@ -7,14 +7,13 @@ Status: `accepted` (acknowledged, not yet persisted by fan-out), `published` (wi
 
 from __future__ import annotations
 
-from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter
 
-from services.publisher.api.deps import AdminAccess, IdempotencyKey, Pool
+from services.publisher.api.deps import AdminAccess, IdempotencyKey, Pool, PublisherDep
 from services.publisher.models import PostAccepted, PostCreate, PostStatus, PostUpdate
-from services.publisher.publishing import Publisher, uuid7_time
+from services.publisher.publishing import uuid7_time
 from services.publisher.store import posts as store
 from shared.http.auth import Account
 from shared.http.problems import Problem
@@ -23,14 +22,6 @@ router = APIRouter(prefix="/v1/channels", tags=["posts"])
 
 # Route template of publishing, for counting its validation failures (app.py).
 PUBLISH_ROUTE = "/v1/channels/{channel_id}/posts"
-
-
-def _publisher(request: Request) -> Publisher:
-    publisher: Publisher = request.app.state.publisher
-    return publisher
-
-
-PublisherDep = Annotated[Publisher, Depends(_publisher)]
 
 
 @router.post("/{channel_id}/posts", status_code=202, summary="Publish a post")
