@@ -20,12 +20,18 @@ _KEY = re.compile(r"^[0-9a-f]{64}(\.[a-z0-9.]{1,20})?$")
 
 class MediaStore(Protocol):
     async def put_file(self, source: Path, key: str) -> None:
-        """Move `source` into the store under `key` (a no-op if the key exists)."""
+        """Move `source` into the store under `key` (a no-op if the key exists).
+
+        A caller about to make a row use `key` puts the file while holding the
+        content's lock (`shared.media.content_lock`), in the transaction that inserts
+        the row: otherwise the existing file may be removed right after this no-op.
+        """
 
     async def exists(self, key: str) -> bool: ...
 
     async def delete(self, key: str) -> bool:
-        """Remove `key`; True when something was removed."""
+        """Remove `key`; True when something was removed. Only under the content's lock,
+        after checking in the same transaction that no row uses `key`."""
 
     def local_path(self, key: str) -> Path:
         """Where the bytes of `key` can be read (local backends only)."""

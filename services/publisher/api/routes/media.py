@@ -1,20 +1,18 @@
 """`POST /v1/channels/{id}/media`: upload a photo, video, sticker or voice note (admins).
 
 The type comes from the bytes only (see `media.inspect`); the file streams to disk while
-its sha256 is computed and is stored content-addressed (`shared.media`), photos with a
-JPEG thumbnail under `<sha256>.thumb.jpg`. Form: `file`, and optional `kind` (`sticker`
-marks a WebP ≤ 512 KiB as a sticker). Wrong type → 415, over its kind's limit → 413.
+its sha256 is computed and is stored content-addressed (`shared.media`, via
+`media.storage`), photos with a JPEG thumbnail under `<sha256>.thumb.jpg`. Form: `file`,
+and optional `kind` (`sticker` marks a WebP ≤ 512 KiB as a sticker). Wrong type → 415,
+over its kind's limit → 413.
 """
 
 from __future__ import annotations
 
 import asyncio
-import uuid
-from pathlib import Path
 
 from fastapi import APIRouter, Request
 from python_multipart.exceptions import MultipartParseError
-from uuid6 import uuid7
 
 from services.publisher.api.deps import AdminAccess, MediaStoreDep, Pool
 from services.publisher.media.inspect import (
@@ -23,9 +21,9 @@ from services.publisher.media.inspect import (
     Unsupported,
     inspect_image,
 )
+from services.publisher.media.storage import store_upload
 from services.publisher.media.upload import receive_upload
 from services.publisher.models import MediaPublic
-from services.publisher.store.media import insert_media
 from shared.events.content import MediaKind
 from shared.http.problems import Problem
 from shared.metrics.publisher import MEDIA_REJECTED, MEDIA_UPLOADED, MEDIA_UPLOADED_BYTES
@@ -97,13 +95,9 @@ async def upload_media(
                 MEDIA_REJECTED.labels(reason="type").inc()
                 raise Problem(415, str(exc), type_="unsupported-media-type") from None
         info = Inspected(kind, upload.mime, upload.size, upload.sha256, width, height)
-        await media_store.put_file(upload.path, info.sha256)
-        thumbnail_key = None
-        if thumbnail is not None:
-            thumbnail_key = f"{info.sha256}.thumb.jpg"
-            await _put_bytes(media_store, incoming, thumbnail, thumbnail_key)
-        media_id = uuid7()
-        await insert_media(pool, media_id, access.channel_id, info, thumbnail_key)
+        media_id = await store_upload(
+            pool, media_store, access.channel_id, upload.path, info, thumbnail, incoming
+        )
     finally:
         upload.close()
     MEDIA_UPLOADED.labels(kind=kind.value).inc()
@@ -117,12 +111,3 @@ async def upload_media(
         width=width,
         height=height,
     )
-
-
-async def _put_bytes(store: MediaStoreDep, directory: Path, data: bytes, key: str) -> None:
-    tmp = directory / f"{uuid.uuid4().hex}.part"
-    await asyncio.to_thread(tmp.write_bytes, data)
-    try:
-        await store.put_file(tmp, key)
-    finally:
-        tmp.unlink(missing_ok=True)
