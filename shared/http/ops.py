@@ -48,12 +48,13 @@ def ops_router(readiness: Readiness) -> APIRouter:
     @router.get("/readyz", summary="Kafka and Postgres are reachable", response_model=None)
     async def readyz() -> JSONResponse:
         checks = await readiness.run()
-        if all(checks.values()):
+        # No checks yet means the service is still connecting: not ready, or a process
+        # that serves /readyz before its dependencies are up would answer 200.
+        if checks and all(checks.values()):
             return JSONResponse({"status": "ready", "checks": checks})
         failing = ", ".join(name for name, ok in checks.items() if not ok)
-        return problem_response(
-            503, f"not ready: {failing} unreachable", type_="not-ready", extra={"checks": checks}
-        )
+        detail = f"not ready: {failing} unreachable" if failing else "not ready: starting"
+        return problem_response(503, detail, type_="not-ready", extra={"checks": checks})
 
     @router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
     async def metrics() -> Response:
