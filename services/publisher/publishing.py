@@ -57,7 +57,7 @@ from services.publisher.store import channels as channel_store
 from services.publisher.store import media as media_store
 from services.publisher.store import posts as post_store
 from services.publisher.store.channels import Access
-from shared.events.content import MediaRef, Poll, PostBody, PostType
+from shared.events.content import MediaKind, MediaRef, Poll, PostBody, PostType
 from shared.events.envelope import Event
 from shared.events.posts import (
     ChannelDeleted,
@@ -174,6 +174,12 @@ class Publisher:
     async def _publish_keyed(
         self, access: Access, body: PostCreate, author_id: str, key: str
     ) -> UUID:
+        if (kind := body.media_kind) is not None:
+            # Bad input changes nothing: refused before the key is reserved (and so taken).
+            assert body.media_id is not None
+            found = await media_store.media_ref(self.pool, access.channel_id, body.media_id, kind)
+            if found is None:
+                raise _no_such_media(kind)
         digest = request_hash(body)
         # Committed before the election: the key's post_id outlives a process killed
         # between the broker's acknowledgement and the commit below.
@@ -244,12 +250,7 @@ class Publisher:
                 db, access.channel_id, body.media_id, kind, _expires_at(access, post_id)
             )
             if media is None:
-                POSTS_REJECTED.labels(reason="media").inc()
-                raise Problem(
-                    422,
-                    f"media_id does not name a {kind} uploaded to this channel",
-                    type_="validation",
-                )
+                raise _no_such_media(kind)
         return build_body(body, media)
 
     async def _record(
@@ -354,6 +355,13 @@ class Publisher:
         await self._send_or_503(access.channel_id, event)
         await channel_store.mark_deleted(self.pool, access.channel_id, deleted_at)
         log.info("channel deleted", extra={"channel_id": str(access.channel_id)})
+
+
+def _no_such_media(kind: MediaKind) -> Problem:
+    POSTS_REJECTED.labels(reason="media").inc()
+    return Problem(
+        422, f"media_id does not name a {kind} uploaded to this channel", type_="validation"
+    )
 
 
 def _expires_at(access: Access, post_id: UUID) -> datetime:

@@ -45,6 +45,25 @@ async def insert_media(
     )
 
 
+@timed("publisher", "media_ref")
+async def media_ref(
+    pool: asyncpg.Pool, channel_id: UUID, media_id: UUID, kind: MediaKind
+) -> MediaRef | None:
+    """The media as a post body names it, if it is live media of `kind` in the channel
+    (a read-only check; `claim_for_post` is what marks it used)."""
+    row = await pool.fetchrow(
+        """
+        SELECT media_id, kind, mime, bytes, width, height FROM media
+        WHERE media_id = $1 AND channel_id = $2 AND kind = $3
+          AND (expires_at IS NULL OR expires_at > now())
+        """,
+        media_id,
+        channel_id,
+        kind.value,
+    )
+    return None if row is None else MediaRef.model_validate(dict(row.items()))
+
+
 @timed("publisher", "claim_media_for_post")
 async def claim_for_post(
     db: asyncpg.Pool | asyncpg.Connection,

@@ -46,3 +46,18 @@ async def test_parallel_identical_requests_publish_once(
     elsewhere = await create_channel(client, channel.owner)
     fresh = await client.post(elsewhere.url("/posts"), json=body, headers=headers)
     assert fresh.status_code == 202 and fresh.json()["post_id"] not in post_ids
+
+
+async def test_a_refused_request_leaves_its_key_unused(client: httpx.AsyncClient) -> None:
+    channel = await create_channel(client)
+    headers = {**auth(channel.owner), "Idempotency-Key": f"fix-{uuid.uuid4()}"}
+    no_such_media = {"type": "photo", "media_id": str(uuid.uuid4())}
+
+    refused = await client.post(channel.url("/posts"), json=no_such_media, headers=headers)
+    assert refused.status_code == 422, refused.text
+
+    # Bad input changed nothing: the corrected request may use the same key.
+    fixed = await client.post(
+        channel.url("/posts"), json={"type": "text", "text": "Corrected"}, headers=headers
+    )
+    assert fixed.status_code == 202, fixed.text
