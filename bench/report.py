@@ -125,7 +125,9 @@ def _plot_comparison(path: str, results: list[Result], checks: list[Check], png:
     else:
         # No throughput (e.g. retention's DROP vs DELETE): the first two other figures,
         # log scale, since subject and baseline differ by orders of magnitude.
-        keys = sorted({k for r in results for k in r.values})[:2]
+        # Figures every side has (a subject's extra figures would plot as empty bars).
+        shared = set.intersection(*(set(r.values) for r in results)) if results else set()
+        keys = sorted(shared or {k for r in results for k in r.values})[:2]
         for ax, key in zip((left, right), keys, strict=False):
             ax.bar(labels, [r.values.get(key, 0) for r in results], color=colors)
             ax.set_yscale("log")
@@ -133,7 +135,7 @@ def _plot_comparison(path: str, results: list[Result], checks: list[Check], png:
             ax.tick_params(axis="x", labelrotation=15)
     left.tick_params(axis="x", labelrotation=15)
     ratios = "; ".join(
-        f"{c.what.split(',')[-1].strip()} ratio {c.value:.2f}" for c in checks if c.unit == "ratio"
+        f"{c.what.split(',')[-1].strip()} ratio {c.value:.3g}" for c in checks if c.unit == "ratio"
     )
     fig.suptitle(f"{path}" + (f" — {ratios}" if ratios else ""), fontsize=10)
     fig.tight_layout()
