@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from typing import Literal
 
 import asyncpg
 import uvicorn
@@ -84,14 +85,29 @@ class Dependencies:
         return self.producer
 
 
-def serve_http(app: FastAPI, host: str, port: int) -> None:
-    """Run an HTTP service until SIGINT/SIGTERM (uvicorn handles both gracefully)."""
+# The listen backlog: connections the kernel completes before the process accepts them.
+# A reconnect storm (every SSE client of a restarted instance at once) overflows uvicorn's
+# default of 2048, and each dropped handshake costs its client a 1, 3, 7… s retransmit
+# wait. The kernel caps it at net.core.somaxconn.
+LISTEN_BACKLOG = 16_384
+
+
+def serve_http(
+    app: FastAPI,
+    host: str,
+    port: int,
+    *,
+    http: type[asyncio.Protocol] | Literal["httptools"] = "httptools",
+) -> None:
+    """Run an HTTP service until SIGINT/SIGTERM (uvicorn handles both gracefully).
+    `http` is the connection protocol: uvicorn's httptools one or a subclass of it."""
     uvicorn.run(
         app,
         host=host,
         port=port,
         loop="uvloop",
-        http="httptools",
+        http=http,
+        backlog=LISTEN_BACKLOG,
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=10,

@@ -1,7 +1,9 @@
 """The feed's FastAPI app: wiring only; routes live in `api/routes/`.
 
 At start: the shared dependencies (pool, migrations, topics, producer), then the SSE hub
-and the live consumer (herald.live.v1 from the end, one task for the process).
+(its heartbeat timer) and the live consumer (herald.live.v1 from the end, one task for
+the process). Serve it with `live.transport.StreamingHttpProtocol` (see `__main__`): the
+hub writes to the streams' transports.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -29,12 +32,16 @@ from services.feed.api.routes import (
 from services.feed.config import FeedSettings
 from services.feed.live.consumer import LiveConsumer
 from services.feed.live.hub import Hub
+from services.feed.live.render import END_OF_BODY
 from shared.events.live import account_tag
 from shared.http.app import create_http_app
 from shared.http.ops import Readiness
 from shared.runtime import VERSION, Dependencies
 
 SERVICE = "feed"
+# `HERALD_FEED_SSE_QUEUE_MAX` counts events; the hub bounds bytes. A post event is at most
+# a few KiB (4096 characters of text and its JSON), so this many bytes per event.
+SSE_BYTES_PER_EVENT = 8 * 1024
 log = logging.getLogger(__name__)
 
 
@@ -43,7 +50,7 @@ def create_app(settings: FeedSettings | None = None) -> FastAPI:
     readiness = Readiness()
     deps = Dependencies(settings=settings, service=SERVICE, readiness=readiness)
     hub = Hub(
-        queue_max=settings.sse_queue_max,
+        buffer_max=settings.sse_queue_max * SSE_BYTES_PER_EVENT,
         per_account=settings.sse_streams_per_account,
         total_max=settings.sse_max_connections,
         account_tag=functools.partial(account_tag, settings.live_signal_key),
@@ -56,12 +63,20 @@ def create_app(settings: FeedSettings | None = None) -> FastAPI:
         live = LiveConsumer(settings, deps.require_pool(), hub)
         await live.start()
         task = asyncio.create_task(live.run(), name="feed-live-consumer")
+        heartbeats = asyncio.create_task(hub.run(settings.sse_heartbeat_s), name="sse-heartbeat")
+        # What start-up built lives as long as the process: keep it out of the cyclic
+        # collector's full passes, which otherwise walk it again and again while
+        # thousands of streams open at once.
+        gc.freeze()
         try:
             yield
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            for running in (heartbeats, task):
+                running.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await running
+            # Streams are the hub's, not the server's: end them cleanly here.
+            hub.close_all(END_OF_BODY)
             await live.stop()
             await deps.stop()
 

@@ -1,31 +1,37 @@
 """GET /v1/stream: Server-Sent Events for the caller's followed channels.
 
 Events: `post`, `post_deleted`, `counters`, `history_trimmed`, `resync` (see
-`live.render`), each with an orderable `id` (see `live.ids`). A reconnect with the
-`Last-Event-ID` header replays, from Postgres, the post changes after that id (at most
-`HERALD_FEED_SSE_REPLAY_MAX`; past that a single `resync` tells the client to refetch).
+`live.render`); post changes carry an orderable `id` (see `live.ids`), and the stream
+starts with its position as an id. A reconnect with the `Last-Event-ID` header replays,
+from Postgres, the post changes after that id (at most `HERALD_FEED_SSE_REPLAY_MAX`;
+past that a single `resync` tells the client to refetch).
 Browsers' `EventSource` sends no headers on the first open: it authenticates with
 `?ticket=` (see `routes.tickets`) and resumes with `?last_event_id=`. When both the
 header and the query give an id, the header wins: `EventSource` sets it on its own
 reconnects, and it is then newer than the id in the URL it keeps reusing.
 A comment line every `HERALD_FEED_SSE_HEARTBEAT_S` keeps proxies from closing the
 stream. Limits: 429 past `HERALD_FEED_SSE_STREAMS_PER_ACCOUNT` open streams of one
-account on this process, 503 past `HERALD_FEED_SSE_MAX_CONNECTIONS` on this process.
+account on this process, 503 past `HERALD_FEED_SSE_MAX_CONNECTIONS` on this process; a
+client that stops reading is cut off (it resumes with `Last-Event-ID`).
 Muted channels still stream (they update the UI; muting silences alerts only).
+
+The route decides who the caller is and where the stream resumes; `open_stream` does
+the rest (registration, caps, the response).
 """
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
-from starlette.background import BackgroundTask
+from starlette.responses import Response
 
-from services.feed.api.deps import LiveHub, Pool, Settings, StreamAccount
+from services.feed.api.deps import StreamAccount, get_hub, get_pool, get_settings
 from services.feed.live.hub import StreamLimit
 from services.feed.live.ids import EventId
-from services.feed.live.stream import event_stream
+from services.feed.live.stream import EventStreamResponse
+from services.feed.live.transport import connection_of
 from services.feed.queries import stream as queries
 from shared.http.problems import Problem
 
@@ -44,39 +50,46 @@ router = APIRouter(tags=["stream"])
     },
 )
 async def stream(
+    request: Request,
     caller: StreamAccount,
-    pool: Pool,
-    hub: LiveHub,
-    settings: Settings,
     last_event_id: Annotated[str | None, Header(max_length=64)] = None,
     last_event_id_query: Annotated[
         str | None,
         Query(alias="last_event_id", max_length=64, description="as the Last-Event-ID header"),
     ] = None,
-) -> StreamingResponse:
+) -> Response:
     resume = last_event_id or last_event_id_query
     resume_from = EventId.parse(resume) if resume else None
+    return await open_stream(request, caller.account_id, resume_from)
+
+
+async def open_stream(request: Request, account_id: str, resume_from: EventId | None) -> Response:
+    """Register a stream of `account_id` resuming after `resume_from` (None: from now)
+    and answer with it; 429/503 problems past the caps.
+
+    Pool, hub and settings come from the app's state rather than as dependencies:
+    opening streams is the feed's one storm-shaped path (every client of a restarted
+    instance at once), and each resolved dependency costs more than the lookup."""
+    pool, hub = await get_pool(request), await get_hub(request)
+    settings = await get_settings(request)
+    connection = connection_of(request.scope)
+    if connection is None:
+        # Only the feed's own HTTP protocol hands the hub a transport (live.transport).
+        raise Problem(503, "live streams are not served by this server", type_="unavailable")
     async with pool.acquire() as conn:
-        now, channel_ids = await queries.stream_start(conn, caller.account_id)
+        now, channel_ids = await queries.stream_start(conn, account_id)
     try:
-        conn_ = hub.open(caller.account_id, channel_ids)
+        registered = hub.open(account_id, channel_ids)
     except StreamLimit as exc:
         raise Problem(
             exc.status, exc.reason, type_="too-many-streams", headers={"Retry-After": "5"}
         ) from None
-    body = event_stream(
-        conn_,
+    return EventStreamResponse(
         hub,
+        registered,
+        connection,
         pool,
         resume_from=resume_from,
         opened_at=EventId.at(now),
-        heartbeat_s=settings.sse_heartbeat_s,
         replay_max=settings.sse_replay_max,
-    )
-    return StreamingResponse(
-        body,
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-        # Unregisters even if the generator never started (client gone at once).
-        background=BackgroundTask(hub.close, conn_),
     )
