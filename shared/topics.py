@@ -71,8 +71,20 @@ LIVE = TopicSpec(
     retention_ms=DAY_MS,
 )
 DLQ = TopicSpec("herald.dlq.v1", partitions=3, key="original key", carries_content=True)
+PUSH = TopicSpec(
+    "herald.push.v1",
+    partitions=12,
+    # The post id with the shard number: one post's shards spread over the partitions, so
+    # every push process shares a large post's work.
+    key="post_id:shard",
+    # Shard records name a post and a slice of its audience by number: no account ids,
+    # endpoints or text, so the log never holds a follower list.
+    carries_content=False,
+    # Internal work queue of the push service: a shard older than a day is not worth sending.
+    retention_ms=DAY_MS,
+)
 
-ALL_TOPICS: tuple[TopicSpec, ...] = (POSTS, INTERACTIONS, LIVE, DLQ)
+ALL_TOPICS: tuple[TopicSpec, ...] = (POSTS, INTERACTIONS, LIVE, DLQ, PUSH)
 
 
 def new_topics(

@@ -9,6 +9,7 @@ import pytest
 
 from shared.events import DLQ_EVENTS, INTERACTION_EVENTS, LIVE_EVENTS, POST_EVENTS, PoisonMessage
 from shared.events.envelope import MAX_EVENT_BYTES, EventRegistry
+from shared.events.push import PUSH_EVENTS
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "shared" / "events" / "examples"
 REGISTRIES: dict[str, EventRegistry] = {
@@ -16,6 +17,7 @@ REGISTRIES: dict[str, EventRegistry] = {
     "interactions": INTERACTION_EVENTS,
     "live": LIVE_EVENTS,
     "dlq": DLQ_EVENTS,
+    "push": PUSH_EVENTS,
 }
 
 
