@@ -18,6 +18,8 @@ DEV_JWT_SECRET = "dev-only-insecure-secret-change-me-0000"  # noqa: S105 - the p
 # A browser origin: scheme, host and optional port; no path, not even a trailing slash
 # (browsers send none, so such an entry would silently never match).
 _ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
+# A VAPID contact (RFC 8292 `sub`): a mailto: address or an https: URL.
+_CONTACT = r"^(mailto:[^@\s]+@[^@\s]+|https://\S+)$"
 
 
 class Environment(StrEnum):
@@ -50,6 +52,21 @@ class HeraldSettings(BaseSettings):
     # Bounded waits for dependencies at start: a missing broker fails the process, not hangs it.
     startup_timeout_s: float = Field(default=60.0, gt=0)
     produce_timeout_s: float = Field(default=5.0, gt=0)
+    # Web Push (read by the feed and the push service). The VAPID private key (PEM, P-256):
+    # created here on first start outside production, and kept, since browsers bind every
+    # subscription to its public half; in production the file must exist.
+    push_vapid_private_key_file: Path = Path(".local/push/vapid-private-key.pem")
+    # Admit `http` endpoints and internal addresses (a test push receiver on loopback).
+    # Refused in production: it would let any account make Herald call its own network.
+    push_allow_insecure_endpoints: bool = False
+    # Who push services may contact about our traffic: the VAPID `sub` claim.
+    push_contact: str = Field(default="mailto:operator@herald.invalid", pattern=_CONTACT)
+
+    @model_validator(mode="after")
+    def _refuse_insecure_push_in_production(self) -> Self:
+        if self.environment is Environment.PRODUCTION and self.push_allow_insecure_endpoints:
+            raise ValueError("HERALD_PUSH_ALLOW_INSECURE_ENDPOINTS is refused in production")
+        return self
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Self:
