@@ -104,6 +104,10 @@ class HttpServiceSettings(HeraldSettings):
     # ("https://app.example.org,https://admin.example.org"); empty: no CORS headers at all,
     # so browsers allow same-origin calls only. Explicit origins only, never "*".
     cors_origins: str = ""
+    # Herald operators (the `/v1/operator/…` endpoints), comma-separated account ids; a
+    # token whose `roles` claim holds `herald-operator` is an operator too. Empty: operators
+    # come from tokens only.
+    operator_accounts: str = ""
 
     @field_validator("cors_origins")
     @classmethod
@@ -118,6 +122,10 @@ class HttpServiceSettings(HeraldSettings):
     @property
     def cors_origin_list(self) -> list[str]:
         return _split(self.cors_origins)
+
+    @property
+    def operator_account_set(self) -> frozenset[str]:
+        return frozenset(_split(self.operator_accounts))
 
 
 def _split(value: str) -> list[str]:

@@ -3,6 +3,11 @@
 `require_account` answers 401 without a valid bearer token. `optional_account` lets
 anonymous callers through but still refuses a token that is present and invalid: a
 client with a broken token should learn it, not silently read as anonymous.
+
+`require_operator` (`Operator`) admits Herald's operators only: accounts listed in
+`HERALD_OPERATOR_ACCOUNTS`, or tokens whose `roles` claim holds `herald-operator`.
+Everyone else — anonymous, a broken token, any other account — gets the very 404 of a
+path that does not exist, so the operator API reveals nothing, not even that it exists.
 """
 
 from __future__ import annotations
@@ -14,8 +19,11 @@ from fastapi import Depends, Request
 from shared.auth import InvalidToken, Principal, TokenVerifier
 from shared.http.problems import Problem
 from shared.http.ratelimit import RateLimiter
+from shared.settings import HttpServiceSettings
 
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="herald"'}
+# The role a token's `roles` claim holds to make its account an operator.
+OPERATOR_ROLE = "herald-operator"
 
 
 def _bearer(request: Request) -> str | None:
@@ -66,5 +74,30 @@ async def optional_account(request: Request) -> Principal | None:
     return principal
 
 
+def is_operator(principal: Principal, operator_accounts: frozenset[str]) -> bool:
+    return OPERATOR_ROLE in principal.roles or principal.account_id in operator_accounts
+
+
+def _hidden() -> Problem:
+    # Word for word what the app answers for a path it does not serve.
+    return Problem(404, "Not Found")
+
+
+async def require_operator(request: Request) -> Principal:
+    """The operator making the request; 404 (never 401/403) for anyone else. The rate limit
+    applies to operators only: a 429 would tell others the path exists."""
+    try:
+        token = _bearer(request)
+        principal = None if token is None else _verify(request, token)
+    except Problem:
+        raise _hidden() from None
+    settings: HttpServiceSettings = request.app.state.settings
+    if principal is None or not is_operator(principal, settings.operator_account_set):
+        raise _hidden()
+    _limit(request, f"a:{principal.account_id}")
+    return principal
+
+
 Account = Annotated[Principal, Depends(require_account)]
+Operator = Annotated[Principal, Depends(require_operator)]
 MaybeAccount = Annotated[Principal | None, Depends(optional_account)]

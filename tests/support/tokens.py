@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 
 import jwt
 
@@ -18,5 +19,12 @@ def token_for(account_id: str, ttl_s: int = 3600, **claims: object) -> str:
     )
 
 
-def auth(account_id: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token_for(account_id)}"}
+def auth(account_id: str, roles: Sequence[str] = ()) -> dict[str, str]:
+    """Bearer headers of `account_id`; `roles` become the token's `roles` claim."""
+    token = token_for(account_id, roles=list(roles)) if roles else token_for(account_id)
+    return {"Authorization": f"Bearer {token}"}
+
+
+def operator_auth(account_id: str) -> dict[str, str]:
+    """Bearer headers of an operator: a token whose roles hold `herald-operator`."""
+    return auth(account_id, roles=["herald-operator"])
