@@ -18,6 +18,7 @@ from pydantic import Field
 
 from shared.events.content import CAPTION_MAX, TEXT_MAX, PostBody
 from shared.events.envelope import Event, EventRegistry, Payload
+from shared.events.posts import Priority
 
 
 class PostVisibleV1(Payload):
@@ -27,6 +28,10 @@ class PostVisibleV1(Payload):
     body: PostBody
     created_at: datetime
     expires_at: datetime
+    # Copied by fan-out from the post's `post.published` event, for push (additive;
+    # records without them read as a normal, pushed post).
+    silent: bool = False
+    priority: Priority = "normal"
 
 
 class PostEditedLiveV1(Payload):

@@ -11,6 +11,10 @@ from pydantic import Field
 from shared.events.content import CAPTION_MAX, TEXT_MAX, PostBody
 from shared.events.envelope import Event, EventRegistry, Payload
 
+# How loudly a post reaches followers by push: "alert" (channels an operator granted
+# alerts only) also reaches followers who muted the channel but kept alerts on.
+Priority = Literal["normal", "alert"]
+
 
 class PostPublishedV1(Payload):
     channel_id: UUID
@@ -19,6 +23,10 @@ class PostPublishedV1(Payload):
     author_id: str = Field(max_length=128)
     body: PostBody
     created_at: datetime
+    # Added later (additive; records without them read as a normal, pushed post): `silent`
+    # posts are pushed to nobody; never both silent and an alert (the publisher refuses it).
+    silent: bool = False
+    priority: Priority = "normal"
 
 
 class PostEditedV1(Payload):

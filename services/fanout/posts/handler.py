@@ -131,7 +131,8 @@ class PostsHandler:
 def live_events(
     plan: PostsPlan, edited: Sequence[asyncpg.Record], deleted: Sequence[asyncpg.Record]
 ) -> list[tuple[UUID, Event]]:
-    """Live events for what this transaction changed; never the authoring admin."""
+    """Live events for what this transaction changed; never the authoring admin. A new
+    post's event carries its `silent` and `priority` as published, for push."""
     request_ids = {e.post_id: e.request_id for e in plan.edits}
     request_ids.update({d.post_id: d.request_id for d in plan.deletes})
     out: list[tuple[UUID, Event]] = []
@@ -148,6 +149,8 @@ def live_events(
                         body=PostBody.model_validate(p.body),
                         created_at=p.created_at,
                         expires_at=p.expires_at,
+                        silent=p.silent,
+                        priority=p.priority,
                     ),
                 ),
             )

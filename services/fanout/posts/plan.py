@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from uuid import UUID
 
 from services.fanout.consumer.records import Record
-from shared.events.posts import ChannelDeleted, PostDeleted, PostEdited, PostPublished
+from shared.events.posts import ChannelDeleted, PostDeleted, PostEdited, PostPublished, Priority
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,10 @@ class NewPost:
     author_id: str
     body: dict[str, object]
     request_id: str | None
+    # For push, carried from the event to the live event only (no posts column: push
+    # learns of a post from the live topic alone).
+    silent: bool = False
+    priority: Priority = "normal"
 
 
 @dataclass
@@ -137,6 +141,8 @@ def plan_posts(
                     author_id=p.author_id,
                     body=p.body.model_dump(mode="json"),
                     request_id=event.request_id,
+                    silent=p.silent,
+                    priority=p.priority,
                 )
             )
             head = plan.channel_heads.get(channel_id)
