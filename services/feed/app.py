@@ -33,6 +33,7 @@ from services.feed.config import FeedSettings
 from services.feed.live.consumer import LiveConsumer
 from services.feed.live.hub import Hub
 from services.feed.live.render import END_OF_BODY
+from services.feed.live.starts import StreamStarts
 from shared.events.live import account_tag
 from shared.http.app import create_http_app
 from shared.http.ops import Readiness
@@ -60,6 +61,7 @@ def create_app(settings: FeedSettings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await deps.start()
         app.state.deps = deps
+        app.state.stream_starts = StreamStarts(deps.require_pool())
         live = LiveConsumer(settings, deps.require_pool(), hub)
         await live.start()
         task = asyncio.create_task(live.run(), name="feed-live-consumer")

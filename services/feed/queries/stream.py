@@ -18,17 +18,22 @@ POST_STATE_COLUMNS = """
 
 
 @timed("feed", "stream_start")
-async def stream_start(conn: asyncpg.Connection, account_id: str) -> tuple[datetime, list[UUID]]:
-    """The database time (the position of a fresh stream) and the followed channels."""
-    row = await conn.fetchrow(
+async def stream_starts(
+    conn: asyncpg.Connection, account_ids: list[str]
+) -> tuple[datetime, dict[str, list[UUID]]]:
+    """The database time (the position of a fresh stream) and the followed channels of
+    each account (accounts that follow nothing are left out)."""
+    rows = await conn.fetch(
         """
-        SELECT now() AS now,
-               ARRAY(SELECT channel_id FROM follows WHERE account_id = $1 AND active) AS ids
+        SELECT now() AS now, a.account_id,
+               ARRAY(SELECT channel_id FROM follows f
+                      WHERE f.account_id = a.account_id AND f.active) AS ids
+        FROM unnest($1::text[]) AS a(account_id)
         """,
-        account_id,
+        account_ids,
     )
-    assert row is not None
-    return row["now"], list(row["ids"])
+    now: datetime = rows[0]["now"] if rows else await conn.fetchval("SELECT now()")
+    return now, {row["account_id"]: list(row["ids"]) for row in rows if row["ids"]}
 
 
 @timed("feed", "live_post_states")

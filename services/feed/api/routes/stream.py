@@ -30,9 +30,9 @@ from starlette.responses import Response
 from services.feed.api.deps import StreamAccount, get_hub, get_pool, get_settings
 from services.feed.live.hub import StreamLimit
 from services.feed.live.ids import EventId
+from services.feed.live.starts import StreamStarts
 from services.feed.live.stream import EventStreamResponse
 from services.feed.live.transport import connection_of
-from services.feed.queries import stream as queries
 from shared.http.problems import Problem
 
 router = APIRouter(tags=["stream"])
@@ -76,8 +76,8 @@ async def open_stream(request: Request, account_id: str, resume_from: EventId | 
     if connection is None:
         # Only the feed's own HTTP protocol hands the hub a transport (live.transport).
         raise Problem(503, "live streams are not served by this server", type_="unavailable")
-    async with pool.acquire() as conn:
-        now, channel_ids = await queries.stream_start(conn, account_id)
+    starts: StreamStarts = request.app.state.stream_starts
+    now, channel_ids = await starts.lookup(account_id)
     try:
         registered = hub.open(account_id, channel_ids)
     except StreamLimit as exc:
