@@ -1,0 +1,88 @@
+"""Who gets a post by push, in SQL: the planner's count and the sender's pages.
+
+A post reaches every push subscription of an account that actively follows the channel
+and has not muted it; an alert also reaches followers who muted the channel but kept
+`alerts` on. Subscriptions past their `expiration_time` are left out.
+
+The audience is cut into `shards` slices by `SHARD_OF_ACCOUNT`, a stable hash of the
+account id computed by Postgres: the planner's count and the sender's selection use the
+very same expression, so every subscription falls in exactly one shard, whichever process
+sends it. All of an account's subscriptions land in one shard.
+
+Both queries filter on `follows.channel_id` and join on `account_id` (the distribution key
+of `follows` and `push_subscriptions` in a future Citus cluster).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from shared.events.push import MAX_SHARDS
+
+# hashtext() is a signed int4; shifted into [0, 2^32) before the modulo (abs() of its
+# minimum would overflow). $3 is the shard count.
+SHARD_OF_ACCOUNT = "((hashtext(f.account_id)::bigint + 2147483648) % $3)"
+
+_AUDIENCE_FROM = """
+    FROM follows f
+    JOIN push_subscriptions s ON s.account_id = f.account_id
+    WHERE f.channel_id = $1
+      AND f.active
+      AND (NOT f.muted OR ($2 AND f.alerts))
+      AND (s.expiration_time IS NULL OR s.expiration_time > now())
+"""
+
+COUNT_AUDIENCE = f"SELECT count(*) {_AUDIENCE_FROM}"
+
+# Keyset pages of one shard, ordered by subscription id: $4 the shard, $5 the last id of
+# the previous page (the nil UUID for the first), $6 the page size.
+SELECT_SHARD_PAGE = f"""
+    SELECT s.subscription_id, s.endpoint, s.p256dh, s.auth
+    {_AUDIENCE_FROM}
+      AND {SHARD_OF_ACCOUNT} = $4
+      AND s.subscription_id > $5
+    ORDER BY s.subscription_id
+    LIMIT $6
+"""
+
+NIL_UUID = UUID(int=0)
+
+
+def shard_count(audience: int, target_per_shard: int) -> int:
+    """Shards for `audience` subscriptions: the smallest power of two that leaves about
+    `target_per_shard` per shard (hashing spreads them unevenly, so the target sits well
+    below the page a resend may repeat), at most `MAX_SHARDS`; 0 for no audience."""
+    if audience <= 0:
+        return 0
+    shards = 1
+    while shards * target_per_shard < audience and shards < MAX_SHARDS:
+        shards *= 2
+    return shards
+
+
+async def count_audience(
+    conn: asyncpg.Connection | asyncpg.Pool, channel_id: UUID, alert: bool
+) -> int:
+    """Subscriptions a post of `channel_id` reaches now (`alert`: also muted-with-alerts)."""
+    count = await conn.fetchval(COUNT_AUDIENCE, channel_id, alert)
+    return int(count or 0)
+
+
+async def shard_page(
+    conn: asyncpg.Connection | asyncpg.Pool,
+    channel_id: UUID,
+    alert: bool,
+    *,
+    shard: int,
+    shards: int,
+    after: UUID,
+    limit: int,
+) -> list[Any]:
+    """Up to `limit` subscriptions of shard `shard` of `shards`, after subscription `after`."""
+    rows: list[Any] = await conn.fetch(
+        SELECT_SHARD_PAGE, channel_id, alert, shards, shard, after, limit
+    )
+    return rows
