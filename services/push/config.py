@@ -22,6 +22,11 @@ class PushSettings(HeraldSettings):
     send_concurrency: int = Field(
         default=256, ge=1, le=10_000, validation_alias="HERALD_PUSH_SEND_CONCURRENCY"
     )
+    # Pushes in flight to one push service (scheme + host + port): one slow host never
+    # takes more than this of the process's concurrency.
+    per_host_concurrency: int = Field(
+        default=64, ge=1, le=1000, validation_alias="HERALD_PUSH_PER_HOST_CONCURRENCY"
+    )
     # Live events the planner takes per poll; each is committed once its shards are acked.
     planner_batch: int = Field(
         default=100, ge=1, le=1000, validation_alias="HERALD_PUSH_PLANNER_BATCH"

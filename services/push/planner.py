@@ -69,11 +69,10 @@ class Planner:
         if not isinstance(event, LivePostVisible):
             raise PoisonMessage(f"{event.TYPE} is not a post-visible event")
         payload = event.payload
-        if getattr(payload, "silent", False):
+        if payload.silent:
             POSTS_PLANNED.labels(outcome="silent").inc()
             return
-        priority = getattr(payload, "priority", "normal")
-        alert = priority == "alert"
+        alert = payload.priority == "alert"
         audience = await count_audience(self.pool, payload.channel_id, alert)
         shards = shard_count(audience, self.shard_target)
         if shards == 0:

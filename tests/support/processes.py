@@ -21,6 +21,7 @@ PORT_VARS = {
     "feed": "HERALD_FEED_PORT",
     "fanout": "HERALD_FANOUT_OPS_PORT",
     "retention": "HERALD_RETENTION_OPS_PORT",
+    "push": "HERALD_PUSH_OPS_PORT",
 }
 
 
