@@ -2,7 +2,7 @@
 
 Limits every endpoint shares:
 - auth: a bearer token on every `/v1` route (401 without); a caller who is not an admin of
-  the channel gets 404;
+  the channel gets 404; `/v1/operator/…` answers operators only, 404 to anyone else;
 - rate: a token bucket per account, `HERALD_RATE_PER_SECOND` (default 20/s) sustained
   with bursts of `HERALD_RATE_BURST` (default 60); over it → 429 with `Retry-After`;
 - body: JSON bodies ≤ `HERALD_MAX_BODY_BYTES` (64 KiB) → else 413; the media upload route
@@ -23,7 +23,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.types import Scope
 
-from services.publisher.api.routes import channels, insights, media, posts
+from services.publisher.api.routes import channels, insights, media, operator, posts
 from services.publisher.config import PublisherSettings
 from services.publisher.media.upload import MAX_BODY_BYTES
 from services.publisher.publishing import Publisher
@@ -96,6 +96,6 @@ def create_app(settings: PublisherSettings | None = None) -> FastAPI:
     )
     app.state.media_store = media_store
     _install_error_handlers(app)
-    for module in (channels, media, posts, insights):
+    for module in (channels, media, posts, insights, operator):
         app.include_router(module.router)
     return app

@@ -27,6 +27,7 @@ from shared.events.content import (
     MediaKind,
     PostType,
 )
+from shared.events.posts import Priority
 
 ALLOWED_REACTIONS_MAX = 12
 PAGE_MAX = 100
@@ -102,6 +103,8 @@ class ChannelPublic(BaseModel):
     settings: ChannelSettings
     retention_days: int
     verified: bool
+    # Granted by an operator: the channel may publish posts with priority "alert".
+    alerts_enabled: bool
     status: str
     created_at: datetime
     updated_at: datetime
@@ -140,6 +143,14 @@ class PostCreate(_Request):
     media_id: UUID | None = None
     caption: str | None = Field(default=None, max_length=CAPTION_MAX)
     poll: PollCreate | None = None
+    silent: bool = Field(
+        default=False, description="Push it to nobody (followers still see it in the app)."
+    )
+    priority: Priority = Field(
+        default="normal",
+        description="'alert' (channels an operator granted alerts only, a few per hour) "
+        "also reaches followers who muted the channel but kept alerts on.",
+    )
 
     @model_validator(mode="after")
     def _fields_match_type(self) -> Self:
@@ -154,6 +165,8 @@ class PostCreate(_Request):
             raise ValueError(f"a {self.type} post needs {', '.join(sorted(missing))}")
         if extra := given - allowed:
             raise ValueError(f"a {self.type} post cannot have {', '.join(sorted(extra))}")
+        if self.silent and self.priority == "alert":
+            raise ValueError("an alert cannot be silent")
         return self
 
     @property

@@ -36,6 +36,18 @@ committed before (`store.posts.reserve`): a retry after a kill republishes the s
 post_id. Only these requests hold a connection across the broker wait, and at most
 `KEYED_SHARE` of the pool at once; more wait up to `produce_timeout_s` for a slot, then
 answer 503 as a timed-out produce would.
+
+Alerts (`priority: "alert"`): the channel needs an operator's grant (`alerts_enabled`,
+else 403 `alerts-not-enabled`, refused before anything is reserved) and a free slot of its
+rate limit (`alerts_per_hour`, else 429 `alert-limit` with `Retry-After`: seconds until
+its oldest alert of the hour leaves the window). The slot is taken in step 1, in its own
+short transaction under the channel's advisory lock (`store.alerts.reserve`), so
+concurrent alerts never pass the limit together, and it is given back when the produce
+fails: a refused or failed publish does not count. Known slack, on the safe side of
+"never more alerts than the limit": a produce that timed out (503) but landed anyway is
+not counted; a process killed between the produce and the release keeps the slot. A keyed
+publish reserves for its post_id, so its retries never take a second slot, and a replay
+of an accepted key is answered before any alert check.
 """
 
 from __future__ import annotations
@@ -52,7 +64,9 @@ import asyncpg
 import orjson
 from uuid6 import uuid7
 
+from services.publisher.config import PublisherSettings
 from services.publisher.models import PostCreate, PostUpdate
+from services.publisher.store import alerts as alert_store
 from services.publisher.store import channels as channel_store
 from services.publisher.store import media as media_store
 from services.publisher.store import posts as post_store
@@ -74,7 +88,6 @@ from shared.kafka import KafkaUnavailable, produce
 from shared.logs import request_id_var
 from shared.metrics.publisher import POST_CHANGES, POSTS_ACCEPTED, POSTS_REJECTED, POSTS_REPLAYED
 from shared.producer import ProducerHolder
-from shared.settings import HeraldSettings
 from shared.topics import POSTS
 
 log = logging.getLogger(__name__)
@@ -83,6 +96,8 @@ log = logging.getLogger(__name__)
 # wait (their election is a row lock held for the produce): during a broker brown-out
 # the rest stays free for every other endpoint.
 KEYED_SHARE = 0.5
+# The alert rate limit's window (the limit itself is `alerts_per_hour`).
+ALERT_WINDOW_S = 3600.0
 
 
 def uuid7_time(value: UUID) -> datetime:
@@ -91,7 +106,13 @@ def uuid7_time(value: UUID) -> datetime:
 
 
 def request_hash(body: PostCreate) -> str:
-    canonical = orjson.dumps(body.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)
+    fields = body.model_dump(mode="json")
+    # Fields added later hash only when set, so a key's hash is the same as before they
+    # existed (a retry across an upgrade is not refused as a reused key).
+    for added_later, default in (("silent", False), ("priority", "normal")):
+        if fields[added_later] == default:
+            del fields[added_later]
+    canonical = orjson.dumps(fields, option=orjson.OPT_SORT_KEYS)
     return hashlib.sha256(canonical).hexdigest()
 
 
@@ -125,7 +146,7 @@ class Publisher:
         self,
         pool: asyncpg.Pool,
         producer: ProducerHolder,
-        settings: HeraldSettings,
+        settings: PublisherSettings,
         service: str,
     ) -> None:
         self.pool = pool
@@ -156,20 +177,56 @@ class Publisher:
         self, access: Access, body: PostCreate, author_id: str, key: str | None
     ) -> UUID:
         """Publish a post; its post_id once the broker acknowledged it."""
+        if body.priority == "alert" and not access.alerts_enabled:
+            POSTS_REJECTED.labels(reason="alerts_not_enabled").inc()
+            raise _alerts_not_enabled()
         if key is None:
             return await self._publish(access, body, author_id)
         return await self._publish_keyed(access, body, author_id, key)
 
     async def _publish(self, access: Access, body: PostCreate, author_id: str) -> UUID:
         post_id = UUID(bytes=uuid7().bytes)
-        post_body = await self._post_body(self.pool, access, body, post_id)
+        alert = await self._reserve_alert(access, body, post_id)
         try:
-            await self._send(access.channel_id, _published(access, post_id, post_body, author_id))
-        except KafkaUnavailable as exc:
-            POSTS_REJECTED.labels(reason="kafka_unavailable").inc()
-            raise unavailable() from exc
+            post_body = await self._post_body(self.pool, access, body, post_id)
+            event = _published(access, post_id, post_body, author_id, body)
+            try:
+                await self._send(access.channel_id, event)
+            except KafkaUnavailable as exc:
+                POSTS_REJECTED.labels(reason="kafka_unavailable").inc()
+                raise unavailable() from exc
+        except BaseException:
+            if alert:
+                await alert_store.release(self.pool, access.channel_id, post_id)
+            raise
         await self._record(self.pool, access, post_id, post_body, author_id)
         return post_id
+
+    async def _reserve_alert(self, access: Access, body: PostCreate, post_id: UUID) -> bool:
+        """Take an alert slot for the post when it is an alert (True), else nothing."""
+        if body.priority != "alert":
+            return False
+        try:
+            await alert_store.reserve(
+                self.pool,
+                access.channel_id,
+                post_id,
+                self.settings.alerts_per_hour,
+                ALERT_WINDOW_S,
+            )
+        except alert_store.AlertsNotEnabled:
+            POSTS_REJECTED.labels(reason="alerts_not_enabled").inc()
+            raise _alerts_not_enabled() from None
+        except alert_store.AlertLimitReached as exc:
+            POSTS_REJECTED.labels(reason="alert_limit").inc()
+            raise Problem(
+                429,
+                f"this channel posted its {self.settings.alerts_per_hour} alerts of the "
+                "hour; the next is possible after Retry-After seconds",
+                type_="alert-limit",
+                headers={"Retry-After": str(exc.retry_after_s)},
+            ) from None
+        return True
 
     async def _publish_keyed(
         self, access: Access, body: PostCreate, author_id: str, key: str
@@ -202,16 +259,26 @@ class Publisher:
                 POSTS_REPLAYED.inc()
                 return claim.post_id
             post_id = claim.post_id
-            post_body = await self._post_body(conn, access, body, post_id)
+            # Its own short transaction: the slot is visible to concurrent alerts now, not
+            # when this election commits after the produce.
+            alert = await self._reserve_alert(access, body, post_id)
+            try:
+                post_body = await self._post_body(conn, access, body, post_id)
+            except BaseException:
+                if alert:
+                    await alert_store.release(self.pool, access.channel_id, post_id)
+                raise
             try:
                 await self._send(
-                    access.channel_id, _published(access, post_id, post_body, author_id)
+                    access.channel_id, _published(access, post_id, post_body, author_id, body)
                 )
             except KafkaUnavailable as exc:
                 # Committed as failed, so the next request with the key takes it over
                 # with the same post_id (this send may still land after its timeout).
                 failure = exc
                 await post_store.set_request_state(conn, access.channel_id, key, "failed")
+                if alert:
+                    await alert_store.release(conn, access.channel_id, post_id)
             else:
                 await self._record(conn, access, post_id, post_body, author_id)
                 await post_store.set_request_state(conn, access.channel_id, key, "accepted")
@@ -357,6 +424,14 @@ class Publisher:
         log.info("channel deleted", extra={"channel_id": str(access.channel_id)})
 
 
+def _alerts_not_enabled() -> Problem:
+    return Problem(
+        403,
+        "this channel may not post alerts: an operator has to grant them",
+        type_="alerts-not-enabled",
+    )
+
+
 def _no_such_media(kind: MediaKind) -> Problem:
     POSTS_REJECTED.labels(reason="media").inc()
     return Problem(
@@ -368,7 +443,9 @@ def _expires_at(access: Access, post_id: UUID) -> datetime:
     return uuid7_time(post_id) + timedelta(days=access.retention_days)
 
 
-def _published(access: Access, post_id: UUID, body: PostBody, author_id: str) -> PostPublished:
+def _published(
+    access: Access, post_id: UUID, body: PostBody, author_id: str, request: PostCreate
+) -> PostPublished:
     return PostPublished(
         request_id=request_id_var.get(),
         payload=PostPublishedV1(
@@ -377,5 +454,7 @@ def _published(access: Access, post_id: UUID, body: PostBody, author_id: str) ->
             author_id=author_id,
             body=body,
             created_at=uuid7_time(post_id),
+            silent=request.silent,
+            priority=request.priority,
         ),
     )

@@ -14,7 +14,9 @@ POSTS_REJECTED = Counter(
     "herald_publisher_posts_rejected_total",
     "Publish requests refused, by reason: invalid (body failed validation), media (no "
     "such media of the right kind in the channel), key_reused (Idempotency-Key sent with "
-    "a different body), kafka_unavailable (no broker acknowledgement in time).",
+    "a different body), kafka_unavailable (no broker acknowledgement in time), "
+    "alerts_not_enabled (an alert on a channel without the operator's grant), alert_limit "
+    "(over the channel's alerts per hour).",
     ["reason"],
 )
 POSTS_REPLAYED = Counter(

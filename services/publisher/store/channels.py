@@ -33,6 +33,9 @@ class Access:
     account_id: str
     role: str
     retention_days: int
+    # An operator's grant: may this channel post alerts (read with the role, re-checked
+    # under the alert lock by `store.alerts.reserve`).
+    alerts_enabled: bool = False
 
     @property
     def is_owner(self) -> bool:
@@ -43,7 +46,7 @@ class Access:
 async def access_of(pool: asyncpg.Pool, channel_id: UUID, account_id: str) -> Access | None:
     row = await pool.fetchrow(
         """
-        SELECT a.role, c.retention_days
+        SELECT a.role, c.retention_days, c.alerts_enabled
         FROM channel_admins a JOIN channels c ON c.channel_id = a.channel_id
         WHERE a.channel_id = $1 AND a.account_id = $2 AND c.status = 'active'
         """,
@@ -52,7 +55,7 @@ async def access_of(pool: asyncpg.Pool, channel_id: UUID, account_id: str) -> Ac
     )
     if row is None:
         return None
-    return Access(channel_id, account_id, row["role"], row["retention_days"])
+    return Access(channel_id, account_id, row["role"], row["retention_days"], row["alerts_enabled"])
 
 
 @timed("publisher", "create_channel")
@@ -91,8 +94,8 @@ async def fetch_channel(pool: asyncpg.Pool, channel_id: UUID) -> dict[str, Any] 
         row = await conn.fetchrow(
             """
             SELECT channel_id, handle, name, description, category, country, language,
-                   avatar_media_id, settings, retention_days, verified, status,
-                   created_at, updated_at
+                   avatar_media_id, settings, retention_days, verified, alerts_enabled,
+                   status, created_at, updated_at
             FROM channels WHERE channel_id = $1 AND status = 'active'
             """,
             channel_id,
