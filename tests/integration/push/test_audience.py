@@ -82,7 +82,7 @@ async def test_count_and_shards_select_the_same_audience(db: asyncpg.Pool) -> No
         (f"muted-{tag}", {"muted": True, "alerts": False}),
         (f"left-{tag}", {"active": False}),
     ):
-        await follow(db, account, channel, **kwargs)  # type: ignore[arg-type]
+        await follow(db, account, channel, **kwargs)
         await subscribe(db, account)
     await follow(db, f"expired-{tag}", channel)
     await subscribe(db, f"expired-{tag}", expired=True)
