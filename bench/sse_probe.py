@@ -210,6 +210,16 @@ async def _client_main(
             return
 
 
+def _postgres_cpu_s() -> float:
+    """CPU seconds used so far by the Postgres server processes of this machine."""
+    total = 0.0
+    for process in psutil.process_iter(["name"]):
+        if process.info["name"] == "postgres":
+            with contextlib.suppress(psutil.Error):
+                total += sum(process.cpu_times()[:2])
+    return total
+
+
 def _percentile(values: list[float], p: float) -> float:
     if not values:
         return float("nan")
@@ -294,6 +304,7 @@ async def probe(a: argparse.Namespace, stack: StackSlice, logs: Path) -> dict[st
         server = psutil.Process(feed.proc.pid)
         rss_before = server.memory_info().rss
         cpu_before = sum(server.cpu_times()[:2])
+        pg_before = _postgres_cpu_s()
         # A first tenth, then the rest: memory per stream is measured over the rest, so
         # what the first streams warm up (pool connections, caches) is not counted.
         warm_per_client = max(1, a.streams // 10 // a.processes)
@@ -305,8 +316,10 @@ async def probe(a: argparse.Namespace, stack: StackSlice, logs: Path) -> dict[st
         warm_streams = sum(o[2] for o in warmed)
         started = time.monotonic()
         opened = await ask_all(("open", a.streams))
+
         open_s = warm_s + max(o[1] for o in opened) - started
         open_cpu_s = sum(server.cpu_times()[:2]) - cpu_before
+        open_pg_cpu_s = _postgres_cpu_s() - pg_before
         streams = sum(o[2] for o in opened)
         refused: dict[str, int] = {}
         each = [t for o in opened for t in o[4]]
@@ -326,6 +339,7 @@ async def probe(a: argparse.Namespace, stack: StackSlice, logs: Path) -> dict[st
             f"{streams:,}/{a.streams:,} streams open in {open_s:.2f} s, "
             f"{per_stream / 1024:.1f} KiB feed RSS each after the first tenth "
             f"({whole_per_stream / 1024:.1f} KiB over all), feed CPU {open_cpu_s:.2f} s, "
+            f"Postgres CPU {open_pg_cpu_s:.2f} s, "
             f"refused {refused}",
             flush=True,
         )
@@ -367,6 +381,7 @@ async def probe(a: argparse.Namespace, stack: StackSlice, logs: Path) -> dict[st
             "wanted": a.streams,
             "open_s": round(open_s, 3),
             "open_feed_cpu_s": round(open_cpu_s, 3),
+            "open_postgres_cpu_s": round(open_pg_cpu_s, 3),
             "kib_per_stream": round(per_stream / 1024, 2),
             "kib_per_stream_whole": round(whole_per_stream / 1024, 2),
             "p50_ms": round(_percentile(latencies, 50) * 1000, 1),

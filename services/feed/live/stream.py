@@ -68,8 +68,12 @@ class EventStreamResponse(Response):
         except BaseException:
             hub.close(stream)
             raise
-        if stream.closed or connection.hand_over(lambda: hub.close(stream)) is None:
+        transport = connection.hand_over(lambda: hub.close(stream), send_buffer=hub.buffer_max)
+        if transport is None:  # the client left during the replay
             hub.close(stream)
+            return
+        if stream.closed:  # cut off (too much held) or shut down before going live
+            transport.abort()
             return
         # Live from here: what was held during the replay, then every event as it comes.
         hub.replayed(stream, sent)

@@ -21,6 +21,7 @@ if an upgrade moves any of them.
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import Callable, MutableMapping
 from typing import Any
 
@@ -74,13 +75,18 @@ class StreamingHttpProtocol(HttpToolsProtocol):
         connection is lost."""
         await self.flow.drain()
 
-    def hand_over(self, on_lost: Callable[[], None]) -> asyncio.Transport | None:
+    def hand_over(self, on_lost: Callable[[], None], send_buffer: int) -> asyncio.Transport | None:
         """The response has started and is the hub's from now on: the connection leaves
         uvicorn (as on a WebSocket upgrade) and `on_lost` is called when it closes.
+        The kernel's send buffer is fixed at `send_buffer` bytes: left to autotuning it
+        grows to megabytes for a client that stops reading, outside any bound of ours.
         Returns the transport, or None when the connection is already closing."""
         self._end_callback = None
         if self.transport.is_closing():
             return None
+        sock = self.transport.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, send_buffer)
         self.connections.discard(self)
         # uvicorn's request task then ends without closing the transport or writing more.
         self.cycle.response_complete = True
