@@ -374,7 +374,6 @@ async def probe(a: argparse.Namespace, stack: StackSlice, logs: Path) -> dict[st
                     flush=True,
                 )
                 await asyncio.sleep(1.0)
-        server.send_signal(signal.SIGUSR1)
         await ask_all(("close",))
         return {
             "streams": streams,
