@@ -65,6 +65,8 @@ def encrypt(
         raise PayloadTooLarge(f"{len(payload)} bytes > {MAX_PAYLOAD}")
     if len(auth) != 16:
         raise BadSubscriptionKeys("auth secret is not 16 bytes")
+    if len(p256dh) != 65 or p256dh[0] != 0x04:
+        raise BadSubscriptionKeys("p256dh is not an uncompressed P-256 point")
     try:
         ua_public = ec.EllipticCurvePublicKey.from_encoded_point(_CURVE, p256dh)
     except (ValueError, InvalidKey) as exc:
