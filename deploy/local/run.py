@@ -31,6 +31,11 @@ def main() -> int:
     stack.start_kafka()
     env = {**os.environ, **dict(line.split("=", 1) for line in stack.env_lines())}
     env.setdefault("HERALD_MEDIA_DIR", str(stack.LOCAL / "media"))
+    # Made by the first service to start (feed or push) and kept across runs: browsers'
+    # push subscriptions are bound to its public key.
+    env.setdefault(
+        "HERALD_PUSH_VAPID_PRIVATE_KEY_FILE", str(stack.LOCAL / "push" / "vapid-private-key.pem")
+    )
     env.setdefault("HERALD_LOG_JSON", "false")
     logs = stack.LOCAL / "logs"
     logs.mkdir(parents=True, exist_ok=True)

@@ -24,6 +24,7 @@ from services.feed.api.routes import (
     follows,
     interactions,
     media,
+    push,
     stream,
     tickets,
     timeline,
@@ -59,6 +60,8 @@ def create_app(settings: FeedSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # The VAPID key first: a missing key file in production fails the start at once.
+        app.state.push_public_key = push.load_push_key(settings)
         await deps.start()
         app.state.deps = deps
         app.state.stream_starts = StreamStarts(deps.require_pool())
@@ -101,6 +104,7 @@ def create_app(settings: FeedSettings | None = None) -> FastAPI:
         stream,
         tickets,
         media,
+        push,
     ):
         app.include_router(module.router)
     return app

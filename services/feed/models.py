@@ -188,3 +188,56 @@ class StreamTicket(BaseModel):
 
     ticket: str = Field(description="≥ 128 random bits, usable once; never log it")
     expires_in: int = Field(description="seconds until it can no longer be redeemed")
+
+
+# ------------------------------------------------------------------ push
+# Web Push: `PUT /v1/me/push-subscriptions` takes a browser's `PushSubscription.toJSON()`
+# as is. Key material is checked in `api/routes/push.py` (valid P-256 point, 16-byte auth).
+
+# `[A-Za-z0-9_-]` base64url, padding optional (browsers send none). A 65-byte point is 87
+# characters, a 16-byte secret 22; the bounds leave room for padding only.
+_B64URL = r"^[A-Za-z0-9_-]+={0,2}$"
+
+
+class PushKeys(Request):
+    p256dh: str = Field(
+        min_length=1, max_length=90, pattern=_B64URL, description="base64url, 65-byte P-256 point"
+    )
+    auth: str = Field(
+        min_length=1, max_length=24, pattern=_B64URL, description="base64url, 16-byte secret"
+    )
+
+
+class PushSubscriptionCreate(Request):
+    """A browser's `PushSubscription.toJSON()`."""
+
+    endpoint: str = Field(description="the push service's URL: https, public address")
+    keys: PushKeys
+    # A DOMHighResTimeStamp (ms since the epoch, maybe fractional); bounded to year 9999.
+    expiration_time: float | None = Field(
+        default=None,
+        alias="expirationTime",
+        ge=0,
+        le=253_402_300_799_000,
+        description="when the browser will drop the subscription: ms since the epoch, or null",
+    )
+
+
+class PushSubscriptionCreated(BaseModel):
+    subscription_id: UUID
+
+
+class PushSubscriptionPublic(BaseModel):
+    """One of the caller's subscriptions: only the endpoint's origin is ever shown (the
+    full URL is a capability to push to that browser)."""
+
+    subscription_id: UUID
+    origin: str = Field(description="scheme://host[:port] of the push service")
+    created_at: datetime
+
+
+class PushKey(BaseModel):
+    public_key: str = Field(
+        description="VAPID application server key: base64url (no padding) of the 65-byte "
+        "uncompressed P-256 public point, for PushManager.subscribe's applicationServerKey"
+    )

@@ -4,6 +4,8 @@ can see is crawled — publisher admin views, insights and post status, the feed
 directory, card, history, timeline, updates, media and error bodies, another account's
 SSE stream (live and replayed), the log files and /metrics of all four services. No
 marker may appear anywhere except in a canary's own answers, and there only its own.
+Canaries also subscribe to push with a marker in the endpoint's path, which may appear
+nowhere at all: their own list shows the endpoint's origin only.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import pytest
 
 from tests.integration.feed.builder import eventually
 from tests.integration.feed.sse import SseEvent, SseReader
+from tests.integration.feed.test_push_subscriptions import subscription
 from tests.security.world import World, build_world, expect
 from tests.support.processes import ServiceProcess
 from tests.support.stack import StackSlice
@@ -61,8 +64,21 @@ async def retention(stack: StackSlice, service_logs: Path) -> AsyncIterator[Serv
     process.stop()
 
 
-async def _canary_activity(world: World, fd: httpx.AsyncClient, canary: str, i: int) -> None:
+async def _canary_activity(
+    world: World, fd: httpx.AsyncClient, canary: str, i: int, push_marker: str
+) -> None:
     me = auth(canary)
+    # A push subscription whose endpoint path carries a marker: the full endpoint is a
+    # capability to push to the canary's browser and must show nowhere, not even to the
+    # canary itself (its list shows the origin only).
+    push = subscription(f"https://8.8.4.4/wpush/{push_marker}")
+    expect(await fd.put("/v1/me/push-subscriptions", json=push, headers=me), 201)
+    refused = await fd.put(
+        "/v1/me/push-subscriptions",
+        json=subscription(f"https://127.0.0.1/wpush/{push_marker}"),
+        headers=me,
+    )
+    assert refused.status_code == 422 and push_marker not in refused.text
     c = f"/v1/channels/{world.channel_id}"
     expect(await fd.put(f"{c}/follow", headers=me), 200)
     expect(await fd.patch(f"{c}/follow", json={"muted": i % 2 == 0}, headers=me), 200)
@@ -100,14 +116,15 @@ async def test_no_canary_leaks_anywhere(
 ) -> None:
     world = await build_world(pub, fd, tag="priv")
     canaries = [f"canary-{uuid.uuid4().hex}" for _ in range(CANARIES)]
-    crawl = Crawl(canaries)
+    push_markers = [f"wpush-{uuid.uuid4().hex}" for _ in range(CANARIES)]
+    crawl = Crawl(canaries + push_markers)
     observer = auth(f"observer-{uuid.uuid4().hex[:8]}")
     c = f"/v1/channels/{world.channel_id}"
     expect(await fd.put(f"{c}/follow", headers=observer), 200)
 
     async with SseReader(fd, observer) as live:
         for i, canary in enumerate(canaries):
-            await _canary_activity(world, fd, canary, i)
+            await _canary_activity(world, fd, canary, i, push_markers[i])
 
         async def counted() -> bool:
             page = (await fd.get(f"{c}/posts")).json()["items"]
@@ -155,6 +172,8 @@ async def test_no_canary_leaks_anywhere(
         "/v1/timeline",
         "/v1/updates",
         "/v1/me/follows",
+        "/v1/me/push-subscriptions",
+        "/v1/push/key",
         f"/v1/channels/{uuid.uuid4()}/posts",
         "/v1/directory?cursor=garbage",
         f"{c}/posts?limit=1000",
@@ -167,13 +186,22 @@ async def test_no_canary_leaks_anywhere(
             )
 
     # Each canary's own answers: its own state, nobody else's.
-    own_paths = (f"{c}/posts", "/v1/me/follows", "/v1/updates", "/v1/timeline", c)
+    own_paths = (
+        f"{c}/posts",
+        "/v1/me/follows",
+        "/v1/updates",
+        "/v1/timeline",
+        c,
+        "/v1/me/push-subscriptions",
+    )
     for i, canary in enumerate(canaries):
         me = auth(canary)
         for path in own_paths:
             crawl.check(f"own:{path}", (await fd.get(path, headers=me)).text, allowed=canary)
         mine = {p["post_id"]: p for p in (await fd.get(f"{c}/posts", headers=me)).json()["items"]}
         assert mine[world.poll_post_id]["my_vote"] == [i]
+        pushes = (await fd.get("/v1/me/push-subscriptions", headers=me)).json()
+        assert [p["origin"] for p in pushes] == ["https://8.8.4.4"]
 
     # Operators: logs and metrics of all four services.
     async with httpx.AsyncClient(timeout=10) as http:
@@ -192,6 +220,10 @@ async def test_no_canary_leaks_anywhere(
         "SELECT count(*) FROM follows WHERE account_id = ANY($1::text[])", canaries
     )
     assert stored == CANARIES
+    endpoints = await db.fetch(
+        "SELECT endpoint FROM push_subscriptions WHERE account_id = ANY($1::text[])", canaries
+    )
+    assert sorted(r["endpoint"].rsplit("/", 1)[1] for r in endpoints) == sorted(push_markers)
     print(
         "\ncanary crawl (documents, bytes):",
         {k: (crawl.counts[k], crawl.bytes[k]) for k in sorted(crawl.counts)},

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -41,6 +42,7 @@ class StackSlice:
             "HERALD_KAFKA_BOOTSTRAP": self.kafka_bootstrap,
             "HERALD_JWT_SECRET": DEV_JWT_SECRET,
             "HERALD_MEDIA_DIR": self.media_dir,
+            "HERALD_PUSH_VAPID_PRIVATE_KEY_FILE": self.push_key_file,
             "HERALD_LOG_JSON": "true",
             **extra,
         }
@@ -52,7 +54,14 @@ class StackSlice:
             database_url=self.database_url,
             kafka_bootstrap=self.kafka_bootstrap,
             jwt_secret=DEV_JWT_SECRET,
+            push_vapid_private_key_file=Path(self.push_key_file),
         )
+
+    @property
+    def push_key_file(self) -> str:
+        """The session's VAPID key file, next to its media directory: every service process
+        of the session (feed, push) shares it; the first to start creates it."""
+        return os.path.join(os.path.dirname(self.media_dir), "push-vapid-private-key.pem")
 
     def topic(self, base_name: str) -> str:
         return f"{self.namespace}.{base_name}"
