@@ -11,6 +11,9 @@ Rules encoded (DESIGN.md "Public API", publisher `api/deps.py`):
   → 401 without a token; follower-only actions (mute/alerts, read marker) → 404
   `not-following` to anyone who does not follow;
 - ops endpoints answer everyone (they carry no per-user data; see the canary test).
+- push subscriptions (`/v1/me/push-subscriptions`): any account manages its own only;
+  another account's subscription id is a 404, like one that does not exist; the push
+  key answers anyone.
 
 Path placeholders are filled per cell by `resolve` — `{fresh_*}` ones create a new
 resource first, so destructive cells never disturb the others.
@@ -23,7 +26,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from tests.security.world import ROLES, Role, World, new_account
+from tests.security.world import ROLES, Role, World, expect, new_account
+from tests.support.tokens import auth
 
 Service = Literal["publisher", "feed"]
 Body = Callable[[World], Any]
@@ -41,6 +45,25 @@ def _owner_only(status: int) -> tuple[int, ...]:
 
 def _admins(status: int) -> tuple[int, ...]:
     return (401, 404, 404, 404, status, status)
+
+
+def _accounts(status: int) -> tuple[int, ...]:
+    """401 without a token, `status` for every account whatever its roles."""
+    return tuple(401 if role == "anonymous" else status for role in ROLES)
+
+
+def _subscriber_only(status: int) -> tuple[int, ...]:
+    """For a push subscription of the channel owner's account (`{fresh_subscription}`):
+    `status` to that account, 404 to every other one."""
+    return tuple(
+        401 if role == "anonymous" else status if role == "owner" else 404 for role in ROLES
+    )
+
+
+def _push_subscription(_: World) -> Any:
+    from tests.integration.feed.test_push_subscriptions import subscription
+
+    return subscription()
 
 
 @dataclass(frozen=True)
@@ -127,6 +150,16 @@ ENDPOINTS: tuple[Endpoint, ...] = (
              (401, 202, 202, 202, 202, 202), body=lambda w: {"post_ids": [w.photo_post_id]}),
     Endpoint("stream", "feed", "GET", "/v1/stream", "/v1/stream", ANY_ACCOUNT, stream=True),
     Endpoint("media", "feed", "GET", "/v1/media/{media_id}", "/v1/media/{media}", ANYONE),
+    Endpoint("stream ticket", "feed", "POST", "/v1/stream/tickets", "/v1/stream/tickets",
+             ANY_ACCOUNT),
+    Endpoint("push key", "feed", "GET", "/v1/push/key", "/v1/push/key", ANYONE),
+    Endpoint("subscribe push", "feed", "PUT", "/v1/me/push-subscriptions",
+             "/v1/me/push-subscriptions", _accounts(201), body=_push_subscription),
+    Endpoint("my push subscriptions", "feed", "GET", "/v1/me/push-subscriptions",
+             "/v1/me/push-subscriptions", ANY_ACCOUNT),
+    Endpoint("unsubscribe push", "feed", "DELETE",
+             "/v1/me/push-subscriptions/{subscription_id}",
+             "/v1/me/push-subscriptions/{fresh_subscription}", _subscriber_only(204)),
     Endpoint("feed healthz", "feed", "GET", "/healthz", "/healthz", ANYONE),
     Endpoint("feed readyz", "feed", "GET", "/readyz", "/readyz", ANYONE),
     Endpoint("feed metrics", "feed", "GET", "/metrics", "/metrics", ANYONE),
@@ -158,6 +191,16 @@ async def resolve(template: str, world: World) -> str:
             values[name] = await world.fresh_post()
         elif name == "fresh_admin":
             values[name] = await world.fresh_admin()
+        elif name == "fresh_subscription":
+            values[name] = await _fresh_subscription(world)
         else:
             raise KeyError(name)
     return template.format(**values)
+
+
+async def _fresh_subscription(world: World) -> str:
+    """A new push subscription of the channel owner's account."""
+    created = await world.fd.put(
+        "/v1/me/push-subscriptions", json=_push_subscription(world), headers=auth(world.owner)
+    )
+    return str(expect(created, 201)["subscription_id"])
