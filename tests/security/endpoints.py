@@ -10,7 +10,10 @@ Rules encoded (DESIGN.md "Public API", publisher `api/deps.py`):
 - feed: public reads (directory, card, history, media) → 200 to anyone; account actions
   → 401 without a token; follower-only actions (mute/alerts, read marker) → 404
   `not-following` to anyone who does not follow;
-- ops endpoints answer everyone (they carry no per-user data; see the canary test).
+- ops endpoints answer everyone (they carry no per-user data; see the canary test);
+- operator endpoints (`/v1/operator/…`) answer Herald operators only (a token whose
+  `roles` hold `herald-operator`); everyone else, anonymous included, gets the 404 of a
+  path that does not exist. Everywhere else an operator is a plain account.
 - push subscriptions (`/v1/me/push-subscriptions`): any account manages its own only;
   another account's subscription id is a 404, like one that does not exist; the push
   key answers anyone.
@@ -32,19 +35,24 @@ from tests.support.tokens import auth
 Service = Literal["publisher", "feed"]
 Body = Callable[[World], Any]
 
-# Shorthands, in ROLES order: anonymous, account, follower, other_admin, admin, owner.
-ADMIN_ONLY = (401, 404, 404, 404, 200, 200)
-ANY_ACCOUNT = (401, 200, 200, 200, 200, 200)
-ANYONE = (200, 200, 200, 200, 200, 200)
-FOLLOWER_ONLY = (401, 404, 200, 404, 404, 404)
+# Shorthands, in ROLES order: anonymous, account, follower, other_admin, admin, owner,
+# operator.
+ADMIN_ONLY = (401, 404, 404, 404, 200, 200, 404)
+ANY_ACCOUNT = (401, 200, 200, 200, 200, 200, 200)
+ANYONE = (200, 200, 200, 200, 200, 200, 200)
+FOLLOWER_ONLY = (401, 404, 200, 404, 404, 404, 404)
 
 
 def _owner_only(status: int) -> tuple[int, ...]:
-    return (401, 404, 404, 404, 403, status)
+    return (401, 404, 404, 404, 403, status, 404)
 
 
 def _admins(status: int) -> tuple[int, ...]:
-    return (401, 404, 404, 404, status, status)
+    return (401, 404, 404, 404, status, status, 404)
+
+
+def _operators(status: int) -> tuple[int, ...]:
+    return (404, 404, 404, 404, 404, 404, status)
 
 
 def _accounts(status: int) -> tuple[int, ...]:
@@ -93,7 +101,7 @@ C = "/v1/channels/{channel_id}"
 ENDPOINTS: tuple[Endpoint, ...] = (
     # ------------------------------------------------------------------ publisher
     Endpoint("create channel", "publisher", "POST", "/v1/channels", "/v1/channels",
-             (401, 201, 201, 201, 201, 201), body=_channel_body),
+             (401, 201, 201, 201, 201, 201, 201), body=_channel_body),
     Endpoint("admin view", "publisher", "GET", C, "/v1/channels/{channel}", ADMIN_ONLY),
     Endpoint("edit channel", "publisher", "PATCH", C, "/v1/channels/{channel}", ADMIN_ONLY,
              body=lambda w: {"name": "Renamed"}),
@@ -118,6 +126,11 @@ ENDPOINTS: tuple[Endpoint, ...] = (
              "/v1/channels/{channel}/posts/{fresh_post}", _admins(202)),
     Endpoint("insights", "publisher", "GET", C + "/insights", "/v1/channels/{channel}/insights",
              ADMIN_ONLY),
+    Endpoint("grant alerts", "publisher", "PUT", "/v1/operator/channels/{channel_id}/alerts",
+             "/v1/operator/channels/{channel}/alerts", _operators(204)),
+    Endpoint("withdraw alerts", "publisher", "DELETE",
+             "/v1/operator/channels/{channel_id}/alerts",
+             "/v1/operator/channels/{channel}/alerts", _operators(204)),
     Endpoint("publisher healthz", "publisher", "GET", "/healthz", "/healthz", ANYONE),
     Endpoint("publisher readyz", "publisher", "GET", "/readyz", "/readyz", ANYONE),
     Endpoint("publisher metrics", "publisher", "GET", "/metrics", "/metrics", ANYONE),
@@ -130,7 +143,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("history", "feed", "GET", C + "/posts", "/v1/channels/{channel}/posts", ANYONE),
     Endpoint("follow", "feed", "PUT", C + "/follow", "/v1/channels/{channel}/follow", ANY_ACCOUNT),
     Endpoint("unfollow", "feed", "DELETE", C + "/follow", "/v1/channels/{channel}/follow",
-             (401, 204, 204, 204, 204, 204)),
+             (401, 204, 204, 204, 204, 204, 204)),
     Endpoint("mute", "feed", "PATCH", C + "/follow", "/v1/channels/{channel}/follow",
              FOLLOWER_ONLY, body=lambda w: {"muted": True}),
     Endpoint("read marker", "feed", "POST", C + "/read", "/v1/channels/{channel}/read",
@@ -147,7 +160,8 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("retract vote", "feed", "DELETE", "/v1/posts/{post_id}/vote",
              "/v1/posts/{poll_post}/vote", ANY_ACCOUNT),
     Endpoint("views", "feed", "POST", "/v1/views", "/v1/views",
-             (401, 202, 202, 202, 202, 202), body=lambda w: {"post_ids": [w.photo_post_id]}),
+             (401, 202, 202, 202, 202, 202, 202),
+             body=lambda w: {"post_ids": [w.photo_post_id]}),
     Endpoint("stream", "feed", "GET", "/v1/stream", "/v1/stream", ANY_ACCOUNT, stream=True),
     Endpoint("media", "feed", "GET", "/v1/media/{media_id}", "/v1/media/{media}", ANYONE),
     Endpoint("stream ticket", "feed", "POST", "/v1/stream/tickets", "/v1/stream/tickets",

@@ -16,10 +16,18 @@ import httpx
 
 from tests.integration.feed.builder import wait_post_visible
 from tests.integration.publisher.conftest import channel_body, image_bytes
-from tests.support.tokens import auth
+from tests.support.tokens import auth, operator_auth
 
-Role = Literal["anonymous", "account", "follower", "other_admin", "admin", "owner"]
-ROLES: tuple[Role, ...] = ("anonymous", "account", "follower", "other_admin", "admin", "owner")
+Role = Literal["anonymous", "account", "follower", "other_admin", "admin", "owner", "operator"]
+ROLES: tuple[Role, ...] = (
+    "anonymous",
+    "account",
+    "follower",
+    "other_admin",
+    "admin",
+    "owner",
+    "operator",
+)
 
 
 def new_account(prefix: str = "sec") -> str:
@@ -52,6 +60,9 @@ class World:
             return {}
         if role == "account":
             return auth(new_account("acct"))
+        if role == "operator":
+            # A Herald operator (token role), with no part in any channel.
+            return operator_auth(new_account("op"))
         if role == "follower":
             headers = auth(new_account("fol"))
             target = channel_id or self.channel_id
