@@ -4,6 +4,7 @@ reads). Real publisher, fan-out, Kafka and Postgres."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -14,8 +15,9 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 
 from shared.events.live import LIVE_EVENTS, LivePostVisible, PostVisibleV1
-from shared.topics import LIVE
+from shared.topics import LIVE, POSTS
 from tests.integration.publisher.conftest import Channel, PostsTopic, account, create_channel
+from tests.integration.publisher.test_broker_brownout import delete_topic
 from tests.support.processes import ServiceProcess
 from tests.support.stack import StackSlice
 from tests.support.tokens import auth, operator_auth
@@ -226,3 +228,44 @@ async def test_operator_accounts_setting_makes_operators(
         view = await http.get(channel.url(), headers=auth(channel.owner))
         assert view.json()["alerts_enabled"] is True
         assert (await publish(http, channel, priority="alert")).status_code == 202
+
+
+async def test_concurrent_alerts_never_pass_the_limit_together(
+    client: httpx.AsyncClient, alert_channel: Channel
+) -> None:
+    keyed = [{**auth(alert_channel.owner), "Idempotency-Key": f"race-{i}"} for i in range(4)]
+    answers = await asyncio.gather(
+        *(publish(client, alert_channel, priority="alert") for _ in range(4)),
+        *(publish(client, alert_channel, headers, priority="alert") for headers in keyed),
+    )
+    statuses = sorted(a.status_code for a in answers)
+    assert statuses == [202] * 3 + [429] * 5, [a.text for a in answers]
+
+
+async def test_an_alert_whose_produce_failed_does_not_count(
+    client: httpx.AsyncClient,
+    stack: StackSlice,
+    alert_channel: Channel,
+    spawn_service: Callable[..., ServiceProcess],
+) -> None:
+    # A second publisher on the same database whose posts topic is gone: its produces
+    # time out (503). The session's publisher then still has all the hour's alerts.
+    namespace = f"{stack.namespace}-a{uuid.uuid4().hex[:6]}"
+    broken = await spawn_service(
+        "publisher", HERALD_NAMESPACE=namespace, HERALD_PRODUCE_TIMEOUT_S="1"
+    ).start()
+    try:
+        await delete_topic(stack, f"{namespace}.{POSTS.name}")
+        async with httpx.AsyncClient(base_url=broken.base_url, timeout=30) as http:
+            for i in range(4):
+                headers = auth(alert_channel.owner)
+                if i % 2:
+                    headers["Idempotency-Key"] = f"failing-{i}"
+                failed = await publish(http, alert_channel, headers, priority="alert")
+                assert failed.status_code == 503, failed.text
+                assert failed.json()["type"].endswith("/broker-unavailable")
+    finally:
+        broken.kill()  # its producer still retries the unacknowledged sends
+    for _ in range(3):
+        assert (await publish(client, alert_channel, priority="alert")).status_code == 202
+    assert (await publish(client, alert_channel, priority="alert")).status_code == 429
