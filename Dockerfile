@@ -1,5 +1,6 @@
 # One image for every Herald service. The role is the command, chosen by docker-compose.yml:
 #   python -m services.publisher | services.feed | services.fanout | services.retention
+#   | services.push
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -11,12 +12,13 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     HERALD_FEED_HOST=0.0.0.0 \
     HERALD_FANOUT_OPS_HOST=0.0.0.0 \
     HERALD_RETENTION_OPS_HOST=0.0.0.0 \
+    HERALD_PUSH_OPS_HOST=0.0.0.0 \
     HERALD_MEDIA_DIR=/var/lib/herald/media \
     HERALD_LOG_JSON=true
 
 RUN useradd --system --uid 10001 --home-dir /app herald \
-    && mkdir -p /app /var/lib/herald/media \
-    && chown herald:herald /app /var/lib/herald/media
+    && mkdir -p /app /var/lib/herald/media /var/lib/herald/push \
+    && chown herald:herald /app /var/lib/herald/media /var/lib/herald/push
 WORKDIR /app
 
 # The pinned dependencies alone first: this layer is reused while only Herald's code changes.
@@ -37,5 +39,5 @@ RUN pip install --no-deps -e . && rm -rf build
 # fan-out declares no faust tables, so faust's data directory, if made, stays empty.
 USER herald
 VOLUME ["/var/lib/herald/media"]
-EXPOSE 8081 8082 8083 8084
+EXPOSE 8081 8082 8083 8084 8085
 CMD ["python", "-m", "services.publisher"]

@@ -1,9 +1,9 @@
-"""`make run`: the four services on the local stack, until Ctrl-C.
+"""`make run`: the five services on the local stack, until Ctrl-C.
 
-Starts publisher, fan-out, feed and retention as child processes with the local stack's
+Starts publisher, fan-out, feed, retention and push as child processes with the local stack's
 addresses, prints their URLs, and on Ctrl-C (or SIGTERM) stops them, then the stack.
 When the `prometheus` binary is installed, a local Prometheus (deploy/local/prometheus.py)
-scrapes the four services and evaluates Herald's alerts; it is stopped first on exit.
+scrapes the five services and evaluates Herald's alerts; it is stopped first on exit.
 A child that dies is reported and the others are stopped too: a half-running system
 would only confuse.
 """
@@ -23,6 +23,7 @@ SERVICES = {
     "feed": ("HERALD_FEED_PORT", 8082, "client API + SSE"),
     "fanout": ("HERALD_FANOUT_OPS_PORT", 8083, "metrics/health"),
     "retention": ("HERALD_RETENTION_OPS_PORT", 8084, "metrics/health"),
+    "push": ("HERALD_PUSH_OPS_PORT", 8085, "metrics/health"),
 }
 
 
@@ -64,7 +65,7 @@ def main() -> int:
             port = env.get(var, str(default))
             print(f"  {name:<10} http://127.0.0.1:{port}  ({what})")
         if prometheus_url:
-            print(f"  prometheus {prometheus_url}  (metrics and alerts of the four services)")
+            print(f"  prometheus {prometheus_url}  (metrics and alerts of the five services)")
         docs = [
             f"http://127.0.0.1:{env.get(SERVICES[n][0], SERVICES[n][1])}/docs"
             for n in ("publisher", "feed")

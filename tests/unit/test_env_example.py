@@ -10,6 +10,7 @@ from pydantic_settings import BaseSettings
 from services.fanout.config import FanoutSettings
 from services.feed.config import FeedSettings
 from services.publisher.config import PublisherSettings
+from services.push.config import PushSettings
 from services.retention.config import RetentionSettings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,7 +37,13 @@ def test_env_example_lists_exactly_the_settings() -> None:
     read = set().union(
         *(
             env_names(s)
-            for s in (PublisherSettings, FeedSettings, FanoutSettings, RetentionSettings)
+            for s in (
+                PublisherSettings,
+                FeedSettings,
+                FanoutSettings,
+                RetentionSettings,
+                PushSettings,
+            )
         )
     )
     assert read - listed == set(), "settings missing from .env.example"

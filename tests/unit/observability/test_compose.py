@@ -17,12 +17,13 @@ import yaml  # type: ignore[import-untyped]
 from tests.unit.observability.catalogue import ROOT
 
 COMPOSE = ROOT / "docker-compose.yml"
-HERALD = {"publisher": 8081, "feed": 8082, "fanout": 8083, "retention": 8084}
+HERALD = {"publisher": 8081, "feed": 8082, "fanout": 8083, "retention": 8084, "push": 8085}
 PORT_VARS = {
     "publisher": "HERALD_PUBLISHER_PORT",
     "feed": "HERALD_FEED_PORT",
     "fanout": "HERALD_FANOUT_OPS_PORT",
     "retention": "HERALD_RETENTION_OPS_PORT",
+    "push": "HERALD_PUSH_OPS_PORT",
 }
 REQUIRED_ENV = {
     "HERALD_KAFKA_BOOTSTRAP",
