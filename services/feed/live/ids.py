@@ -6,9 +6,11 @@ query walks with the index `posts (channel_id, changed_at)`. A live event gets t
 the post's row as it is when the event is pushed (the hub reads it), so the same change
 has the same id whether it arrives live or from a replay.
 
-Events that are not a post change (counters, history trimmed, resync) carry the
-connection's current position (the highest id sent, or the time the stream opened), so
-`Last-Event-ID` is always a valid place to resume from and never skips a post change.
+Events that are not a post change (counters, history trimmed) carry no id, so one
+rendering serves every stream (see `live.render`); an EventSource keeps the last id it
+saw. A stream starts with an id-only block naming its position (the time it opened, or
+the id it resumes from), and `resync` carries the position it sets, so `Last-Event-ID`
+is always a valid place to resume from and never skips a post change.
 
 Limit, documented: ids order changes by `changed_at`, which fan-out sets inside its
 transaction; two channels' changes committed out of `changed_at` order within the live
