@@ -13,11 +13,14 @@ from typing import Any
 
 import asyncpg
 import httpx
+from aiokafka import AIOKafkaProducer
 
+from shared.topics import LIVE, PUSH
 from tests.integration.publisher.conftest import Channel, account, create_channel
 from tests.integration.push.conftest import INSECURE, eventually, metric, metrics_of
 from tests.support.processes import ServiceProcess
 from tests.support.push_receiver import PushReceiver, Received, Reply
+from tests.support.stack import StackSlice
 from tests.support.tokens import auth, operator_auth
 
 PAYLOAD_FIELDS = {
@@ -51,7 +54,18 @@ async def arrived(receiver: PushReceiver, device: str, post_id: str) -> Received
     return next(m for m in receiver.received_by(device) if m.json()["post_id"] == post_id)
 
 
+async def send_raw(stack: StackSlice, topic: str, key: str, *values: bytes) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=stack.kafka_bootstrap)
+    await producer.start()
+    try:
+        for value in values:
+            await producer.send_and_wait(stack.topic(topic), value, key=key.encode())
+    finally:
+        await producer.stop()
+
+
 async def test_push_journey(
+    stack: StackSlice,
     publisher: ServiceProcess,
     fanout: ServiceProcess,
     push_feed: ServiceProcess,
@@ -76,6 +90,18 @@ async def test_push_journey(
             assert response.status_code == 201, response.text
         followed = await feed.put(channel.url("/follow"), json={}, headers=auth(follower))
         assert followed.status_code in (200, 201), followed.text
+
+        # Ahead of the channel's first post on its live partition: a post-visible event
+        # that does not decode (poison: DLQ, then keep going) and a type push does not
+        # know (ignored); a broken shard record on the push topic (DLQ).
+        await send_raw(
+            stack,
+            LIVE.name,
+            channel.channel_id,
+            b'{"type": "live.post_visible", "version": 1, "payload": {}}',
+            b'{"type": "live.something_new", "version": 1, "payload": {}}',
+        )
+        await send_raw(stack, PUSH.name, f"{uuid.uuid4()}:0", b"not a shard")
 
         # A post reaches both devices with exactly the contract's payload.
         post_id = await publish(pub, channel, text="Clinic open until 8pm " + "x" * 200)
@@ -165,6 +191,15 @@ async def test_push_journey(
 
         await eventually(laptop_gone, "the gone subscription deleted")
         assert not [m for m in receiver.received_by(laptop) if m.json()["post_id"] == last_id]
+
+        async def dead_lettered() -> bool:
+            text = await metrics_of(push)
+            return [
+                metric(text, "herald_dlq_messages_total", service="push", topic=topic)
+                for topic in ("herald.live.v1", "herald.push.v1")
+            ] == [1, 1]
+
+        await eventually(dead_lettered, "one poison record per topic dead-lettered")
 
         # Privacy: no payload, push log line or push metric names the follower or a device.
         exposed = await metrics_of(push) + push.log_text()
