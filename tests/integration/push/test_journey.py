@@ -15,6 +15,7 @@ import asyncpg
 import httpx
 from aiokafka import AIOKafkaProducer
 
+from shared.events.push import PushShard, PushShardV1
 from shared.topics import LIVE, PUSH
 from tests.integration.publisher.conftest import Channel, account, create_channel
 from tests.integration.push.conftest import INSECURE, eventually, metric, metrics_of
@@ -191,6 +192,35 @@ async def test_push_journey(
 
         await eventually(laptop_gone, "the gone subscription deleted")
         assert not [m for m in receiver.received_by(laptop) if m.json()["post_id"] == last_id]
+
+        # A shard of a post deleted before it was sent (a late or redelivered record) is
+        # dropped: nothing goes out.
+        deleted = await pub.delete(channel.url(f"/posts/{last_id}"), headers=auth(channel.owner))
+        assert deleted.status_code == 202, deleted.text
+
+        async def post_deleted() -> bool:
+            status = await db.fetchval(
+                "SELECT status FROM posts WHERE post_id = $1", uuid.UUID(last_id)
+            )
+            return bool(status == "deleted")
+
+        await eventually(post_deleted, "the post deleted")
+        late = PushShard(
+            payload=PushShardV1(
+                post_id=uuid.UUID(last_id),
+                channel_id=uuid.UUID(channel.channel_id),
+                shard=0,
+                shards=1,
+            )
+        )
+        await send_raw(stack, PUSH.name, f"{last_id}:0", late.encode())
+
+        async def dropped() -> bool:
+            text = await metrics_of(push)
+            return metric(text, "herald_push_shards_total", outcome="dropped") >= 1
+
+        await eventually(dropped, "the late shard dropped")
+        assert len([m for m in receiver.received_by(phone) if m.json()["post_id"] == last_id]) == 1
 
         async def dead_lettered() -> bool:
             text = await metrics_of(push)
