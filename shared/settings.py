@@ -14,6 +14,8 @@ from typing import Self
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.content.keys import DEV_MASTER_KEY, MasterKeys
+
 DEV_JWT_SECRET = "dev-only-insecure-secret-change-me-0000"  # noqa: S105 - the placeholder itself
 # A browser origin: scheme, host and optional port; no path, not even a trailing slash
 # (browsers send none, so such an entry would silently never match).
@@ -61,6 +63,10 @@ class HeraldSettings(BaseSettings):
     push_allow_insecure_endpoints: bool = False
     # Who push services may contact about our traffic: the VAPID `sub` claim.
     push_contact: str = Field(default="mailto:operator@herald.invalid", pattern=_CONTACT)
+    # Crypto-shredding (read by the publisher and fan-out): comma-separated
+    # `id:base64url(32 bytes)` master keys, the first wraps new content keys, the others
+    # still unwrap (rotation). Empty: the development placeholder, refused in production.
+    content_master_key: str = Field(default="", repr=False)
 
     @model_validator(mode="after")
     def _refuse_insecure_push_in_production(self) -> Self:
@@ -81,6 +87,14 @@ class HeraldSettings(BaseSettings):
                 "(or set HERALD_JWT_PUBLIC_KEY_FILE) in production"
             )
         return self
+
+    def content_master_keys(self) -> MasterKeys:
+        """The parsed master keys; ValueError when malformed, or missing or the development
+        placeholder in production. Called at start by the services that need it."""
+        value = self.content_master_key or DEV_MASTER_KEY
+        if self.environment is Environment.PRODUCTION and not self.content_master_key:
+            raise ValueError("HERALD_CONTENT_MASTER_KEY is required in production")
+        return MasterKeys.from_setting(value, production=self.environment is Environment.PRODUCTION)
 
     def topic(self, base_name: str) -> str:
         """The concrete topic name for a declared topic in this namespace."""
