@@ -40,6 +40,7 @@ from typing import Any
 import asyncpg
 import httpx
 import psutil
+import uvloop
 
 from tests.support.processes import ROOT, ServiceProcess
 from tests.support.stack import StackSlice, create_test_stack, destroy_test_stack
@@ -85,8 +86,7 @@ class _Stream(asyncio.Protocol):
         self.seen_marker: bytes | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = transport  # type: ignore[assignment]  # uvloop's is no subclass
 
     def data_received(self, data: bytes) -> None:
         if not self.status.done():
@@ -179,7 +179,7 @@ class _Client:
 def _client_process(
     port: int, accounts: list[str], concurrency: int, path: str, pipe: Connection
 ) -> None:
-    asyncio.run(_client_main(port, accounts, concurrency, path, pipe))
+    uvloop.run(_client_main(port, accounts, concurrency, path, pipe))
 
 
 async def _client_main(
@@ -193,7 +193,14 @@ async def _client_main(
         if command[0] == "open":
             await client.open_next(command[1])
             pipe.send(
-                ("opened", time.monotonic(), len(client.streams), client.refused, client.open_times)
+                (
+                    "opened",
+                    time.monotonic(),
+                    len(client.streams),
+                    client.refused,
+                    client.open_times,
+                    time.process_time(),
+                )
             )
         elif command[0] == "watch":
             _, marker, timeout_s = command
@@ -210,14 +217,19 @@ async def _client_main(
             return
 
 
-def _postgres_cpu_s() -> float:
-    """CPU seconds used so far by the Postgres server processes of this machine."""
-    total = 0.0
+def _postgres_cpu() -> dict[int, float]:
+    """CPU seconds used so far by each Postgres server process of this machine."""
+    used: dict[int, float] = {}
     for process in psutil.process_iter(["name"]):
         if process.info["name"] == "postgres":
             with contextlib.suppress(psutil.Error):
-                total += sum(process.cpu_times()[:2])
-    return total
+                used[process.pid] = sum(process.cpu_times()[:2])
+    return used
+
+
+def _postgres_cpu_since(before: dict[int, float]) -> float:
+    """CPU seconds Postgres processes used since `before` (processes gone are left out)."""
+    return sum(max(0.0, t - before.get(pid, 0.0)) for pid, t in _postgres_cpu().items())
 
 
 def _percentile(values: list[float], p: float) -> float:
@@ -304,7 +316,8 @@ async def probe(a: argparse.Namespace, stack: StackSlice, logs: Path) -> dict[st
         server = psutil.Process(feed.proc.pid)
         rss_before = server.memory_info().rss
         cpu_before = sum(server.cpu_times()[:2])
-        pg_before = _postgres_cpu_s()
+        pg_before = _postgres_cpu()
+        load_before = psutil.getloadavg()[0]
         # A first tenth, then the rest: memory per stream is measured over the rest, so
         # what the first streams warm up (pool connections, caches) is not counted.
         warm_per_client = max(1, a.streams // 10 // a.processes)
@@ -319,7 +332,8 @@ async def probe(a: argparse.Namespace, stack: StackSlice, logs: Path) -> dict[st
 
         open_s = warm_s + max(o[1] for o in opened) - started
         open_cpu_s = sum(server.cpu_times()[:2]) - cpu_before
-        open_pg_cpu_s = _postgres_cpu_s() - pg_before
+        open_pg_cpu_s = _postgres_cpu_since(pg_before)
+        clients_cpu_s = sum(o[5] for o in opened)
         streams = sum(o[2] for o in opened)
         refused: dict[str, int] = {}
         each = [t for o in opened for t in o[4]]
@@ -339,7 +353,8 @@ async def probe(a: argparse.Namespace, stack: StackSlice, logs: Path) -> dict[st
             f"{streams:,}/{a.streams:,} streams open in {open_s:.2f} s, "
             f"{per_stream / 1024:.1f} KiB feed RSS each after the first tenth "
             f"({whole_per_stream / 1024:.1f} KiB over all), feed CPU {open_cpu_s:.2f} s, "
-            f"Postgres CPU {open_pg_cpu_s:.2f} s, "
+            f"Postgres CPU {open_pg_cpu_s:.2f} s, clients CPU {clients_cpu_s:.2f} s, "
+            f"load average {load_before:.1f} at start, "
             f"refused {refused}",
             flush=True,
         )
@@ -381,6 +396,8 @@ async def probe(a: argparse.Namespace, stack: StackSlice, logs: Path) -> dict[st
             "open_s": round(open_s, 3),
             "open_feed_cpu_s": round(open_cpu_s, 3),
             "open_postgres_cpu_s": round(open_pg_cpu_s, 3),
+            "clients_cpu_s": round(clients_cpu_s, 3),
+            "load_average_at_start": load_before,
             "kib_per_stream": round(per_stream / 1024, 2),
             "kib_per_stream_whole": round(whole_per_stream / 1024, 2),
             "p50_ms": round(_percentile(latencies, 50) * 1000, 1),

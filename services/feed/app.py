@@ -44,6 +44,8 @@ SERVICE = "feed"
 # `HERALD_FEED_SSE_QUEUE_MAX` counts events; the hub bounds bytes. A post event is at most
 # a few KiB (4096 characters of text and its JSON), so this many bytes per event.
 SSE_BYTES_PER_EVENT = 8 * 1024
+# Allocations between collections of the youngest generation (CPython's default: 700).
+GC_YOUNG_THRESHOLD = 20_000
 log = logging.getLogger(__name__)
 
 
@@ -70,9 +72,12 @@ def create_app(settings: FeedSettings | None = None) -> FastAPI:
         task = asyncio.create_task(live.run(), name="feed-live-consumer")
         heartbeats = asyncio.create_task(hub.run(settings.sse_heartbeat_s), name="sse-heartbeat")
         # What start-up built lives as long as the process: keep it out of the cyclic
-        # collector's full passes, which otherwise walk it again and again while
-        # thousands of streams open at once.
+        # collector's passes, which otherwise walk it again and again while thousands
+        # of streams open at once; and collect the youngest generation less often (a
+        # request's garbage is freed by reference counting long before). Together they
+        # took about an eighth off the CPU time of an open storm.
         gc.freeze()
+        gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
         try:
             yield
         finally:
