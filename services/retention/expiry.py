@@ -4,7 +4,10 @@ A post's `expires_at` (created_at + its channel's retention_days) is fixed when 
 written. Posts of 30-day channels leave with their day partition (partitions.py); posts
 of channels keeping fewer days would wait up to 30 days for that, so they are deleted in
 bounded batches as soon as `expires_at <= now`, each batch with its reactions, votes,
-counters, views and feed rows, in its own transaction (posts.delete_posts).
+counters, views and feed rows, in its own transaction (posts.delete_posts), which also
+records the rows removed per channel and expiry day in the deletion ledger. Their content
+keys are not deleted row by row: the key partition of their expiry day is dropped once
+that day is over (partitions.py).
 
 Readers already hide anything past `expires_at`; this is about the data leaving storage.
 """
@@ -48,7 +51,7 @@ async def expire_short_retention_posts(pool: asyncpg.Pool, now: datetime, batch_
 
     async def one_batch(conn: asyncpg.Connection) -> int:
         rows = await conn.fetch(SELECT_EXPIRED, now, batch_size, LONGEST_RETENTION_DAYS)
-        return await delete_posts(conn, refs(rows))
+        return await delete_posts(conn, refs(rows), ledger=True)
 
     total = 0
     while deleted := await in_transaction(pool, one_batch):

@@ -4,6 +4,8 @@ A media row goes when
 - `expires_at <= now`: the latest-expiring post that used it has expired ("expired");
 - it was never used by a post within 24 hours of its upload ("unused");
 - its channel is deleted ("channel_deleted").
+Expired rows are recorded in the deletion ledger under their channel and expiry day, in the
+transaction that deletes them (ledger.py).
 The avatar of a channel that is not deleted is never removed.
 
 The `media` table is the publisher's; retention, the only service that deletes content,
@@ -28,11 +30,12 @@ leaves the key queued, and the next run collects it.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
 from services.retention.batches import in_transaction
+from services.retention.ledger import ExpiryEntry, add_expiry
 from shared.db.timing import timed
 from shared.media import MediaStore
 from shared.media.content_lock import lock_content
@@ -85,9 +88,19 @@ async def _delete_rows(conn: asyncpg.Connection, reason: str, now: datetime, lim
         return 0
     gone = await conn.fetch(
         """DELETE FROM media WHERE media_id = ANY($1::uuid[])
-           RETURNING storage_key, thumbnail_key""",
+           RETURNING storage_key, thumbnail_key, channel_id, expires_at""",
         ids,
     )
+    if reason == "expired":
+        await add_expiry(
+            conn,
+            (
+                ExpiryEntry(
+                    r["channel_id"], r["expires_at"].astimezone(UTC).date(), media_removed=1
+                )
+                for r in gone
+            ),
+        )
     keys = {r["storage_key"] for r in gone} | {
         r["thumbnail_key"] for r in gone if r["thumbnail_key"] is not None
     }

@@ -1,12 +1,22 @@
-"""Day partitions of `posts` and `feed_items`: created ahead, dropped whole once expired.
+"""Day partitions of `posts`, `feed_items` and `content_keys`: created ahead, dropped whole
+once expired.
 
-Partitions are named `<table>_pYYYYMMDD` and hold [day, day + 1) UTC (the SQL function
-`herald_ensure_day_partitions` of the first migration). A run:
+`posts` and `feed_items` partitions are named `<table>_pYYYYMMDD` and hold the rows
+created on [day, day + 1) UTC (the SQL function `herald_ensure_day_partitions` of the
+first migration). `content_keys` partitions are named `content_keys_YYYYMMDD` and hold the
+keys of content expiring on that UTC day (`herald_ensure_content_key_partitions`). A run:
 
 - creates the partitions for today and `partitions_ahead_days` ahead, so fan-out never
-  waits on DDL on its write path;
-- drops every partition whose upper bound is at least the longest retention (30 days)
-  behind `now`: every row in it has expired, whatever its channel's retention. Before a
+  waits on DDL on its write path; key partitions up to the farthest expiry day of content
+  published then (today + 31 + `partitions_ahead_days`), so the publisher rarely does;
+- drops every `content_keys` partition whose day is over (`now >= expires_on + 1 day`):
+  all content expiring that day has expired, whatever its channel's retention — a 1-day
+  channel's post published on day D expires on D + 1 and its key goes at D + 2 00:00 UTC.
+  With the key gone every copy of that content on the posts topic, the DLQ and their
+  backups is unreadable;
+- drops every posts/feed_items partition whose upper bound is at least the longest
+  retention (30 days) behind `now`: every row in it has expired, whatever its channel's
+  retention. Before a
   `posts` partition goes, the channels that lose posts are recorded for history_trimmed
   (trims.py; an index probe per channel, not a scan). The rows of expired posts in
   unpartitioned tables (reactions, poll_votes, post_counters, post_views) then go by
@@ -29,6 +39,17 @@ worker or cron call to run, and its own config table to migrate. It cannot do th
 that must happen before a drop here (rows in unpartitioned tables keyed by post id, the
 history_trimmed events), and its retention drop takes the parent's ACCESS EXCLUSIVE lock
 unless configured otherwise. Plain SQL keeps the contract visible in one module.
+
+Key partitions go the same way as the others (DETACH … CONCURRENTLY, then DROP), though
+they are small (one ~150-byte row per post version): what matters is not the size but the
+lock. A plain DROP of an attached partition takes ACCESS EXCLUSIVE on `content_keys`
+itself, which queues behind every running transaction that touched the table and blocks
+every publish (the publisher inserts a key before each produce) and every fan-out key read
+behind it; the concurrent detach never blocks them.
+
+Every dropped partition is recorded in the deletion ledger (ledger.py): its rows are
+counted per channel and day before the detach, and the counts enter the ledger in the
+transaction that drops the table.
 """
 
 from __future__ import annotations
@@ -40,6 +61,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import asyncpg
 
+from services.retention.ledger import fold_partition, stage_partition
 from services.retention.posts import uuid7_floor
 from services.retention.trims import record_trims
 from shared.db.timing import timed
@@ -50,7 +72,11 @@ log = logging.getLogger(__name__)
 # Herald's promise: no channel keeps content longer than this (channels.retention_days).
 LONGEST_RETENTION_DAYS = 30
 PARTITIONED_TABLES = ("posts", "feed_items")
-_NAME = re.compile(r"^(posts|feed_items)_p(\d{8})$")
+KEYS_TABLE = "content_keys"
+# Content published on day D expires by D + LONGEST_RETENTION_DAYS (+1 for a UTC day
+# boundary crossed by the expiry time): the key partitions the publisher may need.
+KEY_DAYS_AHEAD = LONGEST_RETENTION_DAYS + 1
+_NAME = re.compile(r"^(?:(posts|feed_items)_p|(content_keys)_)(\d{8})$")
 
 
 @dataclass(frozen=True)
@@ -71,14 +97,18 @@ def parse_partition_name(name: str) -> tuple[str, date] | None:
     match = _NAME.match(name)
     if match is None:
         return None
+    table = match.group(1) or match.group(2)
     try:
-        return match.group(1), datetime.strptime(match.group(2), "%Y%m%d").date()
+        return table, datetime.strptime(match.group(3), "%Y%m%d").date()
     except ValueError:
         return None
 
 
 def is_expired(partition: DayPartition, now: datetime) -> bool:
-    """True when every row the partition can hold is past the longest retention."""
+    """True when every row the partition can hold has expired: for content keys, once their
+    expiry day is over; for posts and feed rows, once past the longest retention."""
+    if partition.table == KEYS_TABLE:
+        return partition.upper_bound <= now
     return partition.upper_bound <= now - timedelta(days=LONGEST_RETENTION_DAYS)
 
 
@@ -90,7 +120,7 @@ async def list_partitions(conn: asyncpg.Connection) -> list[DayPartition]:
             FROM pg_class c
             LEFT JOIN pg_inherits i ON i.inhrelid = c.oid
             WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind = 'r'
-              AND c.relname ~ '^(posts|feed_items)_p[0-9]{8}$'"""
+              AND c.relname ~ '^((posts|feed_items)_p|content_keys_)[0-9]{8}$'"""
     )
     found: list[DayPartition] = []
     for row in rows:
@@ -119,7 +149,15 @@ async def create_ahead(pool: asyncpg.Pool, now: datetime, days_ahead: int) -> in
         )
         PARTITIONS_CREATED.labels(table=table).inc(count)
         created += count
-    return created
+    count = int(
+        await pool.fetchval(
+            "SELECT herald_ensure_content_key_partitions($1, $2)",
+            today,
+            today + timedelta(days=KEY_DAYS_AHEAD + days_ahead),
+        )
+    )
+    PARTITIONS_CREATED.labels(table=KEYS_TABLE).inc(count)
+    return created + count
 
 
 # Per channel, its highest seq in one partition: a loose index scan of the partition's
@@ -187,6 +225,7 @@ async def drop_partition(
     if partition.attached and not partition.detach_pending:
         if table == "posts":
             await _record_partition_trims(pool, name)
+        await stage_partition(pool, table, name, partition.day + _ledger_offset(table))
         async with pool.acquire() as conn:
             # Outside any transaction block, as CONCURRENTLY requires.
             await conn.execute(
@@ -199,10 +238,17 @@ async def drop_partition(
                 f'ALTER TABLE "{table}" DETACH PARTITION "{name}" FINALIZE',
                 timeout=detach_timeout_s,
             )
-    async with pool.acquire() as conn:
+    async with pool.acquire() as conn, conn.transaction():
         await conn.execute(f'DROP TABLE IF EXISTS "{name}"', timeout=detach_timeout_s)
+        await fold_partition(conn, name)
     PARTITIONS_DROPPED.labels(table=table).inc()
     log.info("partition dropped", extra={"partition": name})
+
+
+def _ledger_offset(table: str) -> timedelta:
+    """From a partition's day to the expiry day its rows are recorded under in the ledger
+    (posts rows carry their own expiry; see ledger.partition_counts_sql)."""
+    return timedelta(0) if table == KEYS_TABLE else timedelta(days=LONGEST_RETENTION_DAYS)
 
 
 @timed("retention", "drop_partitions")
@@ -226,7 +272,8 @@ async def oldest_partition_days(conn: asyncpg.Connection) -> dict[str, date]:
     """Per table, the day of the oldest attached partition that holds any row."""
     oldest: dict[str, date] = {}
     for partition in await list_partitions(conn):
-        if not partition.attached or partition.table in oldest:
+        # Key partitions are named by expiry day, not age: not content age.
+        if not partition.attached or partition.table in oldest or partition.table == KEYS_TABLE:
             continue
         if await conn.fetchval(f'SELECT EXISTS (SELECT 1 FROM "{partition.name}")'):
             oldest[partition.table] = partition.day

@@ -15,11 +15,12 @@ usually one day.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from uuid import UUID
 
 import asyncpg
 
+from services.retention.ledger import ExpiryEntry, add_expiry
 from services.retention.trims import record_trims
 
 
@@ -53,21 +54,28 @@ async def delete_post_dependents(conn: asyncpg.Connection, post_ids: list[UUID])
     )
 
 
-async def delete_posts(conn: asyncpg.Connection, batch: list[PostRef]) -> int:
+async def delete_posts(
+    conn: asyncpg.Connection, batch: list[PostRef], *, ledger: bool = False
+) -> int:
     """Delete the posts of `batch` and all rows attached to them; return posts deleted.
 
-    Records a history_trimmed owed for each channel that lost posts.
+    Records a history_trimmed owed for each channel that lost posts and, with `ledger`
+    (expiry), the rows removed per channel and expiry day in the deletion ledger.
     """
     if not batch:
         return 0
     channel_ids = [p.channel_id for p in batch]
     post_ids = [p.post_id for p in batch]
     created = [p.created_at for p in batch]
-    await conn.execute(
-        """DELETE FROM feed_items
-           WHERE created_at BETWEEN $1 AND $2
-             AND (channel_id, post_id) IN (
-                 SELECT * FROM unnest($3::uuid[], $4::uuid[]))""",
+    # Counted per post inside Postgres: the feed rows themselves never reach Python.
+    feed_rows = await conn.fetch(
+        """WITH d AS (
+               DELETE FROM feed_items
+               WHERE created_at BETWEEN $1 AND $2
+                 AND (channel_id, post_id) IN (
+                     SELECT * FROM unnest($3::uuid[], $4::uuid[]))
+               RETURNING post_id)
+           SELECT post_id, count(*) AS n FROM d GROUP BY post_id""",
         min(created),
         max(created),
         channel_ids,
@@ -80,10 +88,23 @@ async def delete_posts(conn: asyncpg.Connection, batch: list[PostRef]) -> int:
                  AS d(channel_id, post_id, created_at)
            WHERE p.channel_id = d.channel_id AND p.post_id = d.post_id
              AND p.created_at = d.created_at
-           RETURNING p.channel_id, p.seq""",
+           RETURNING p.channel_id, p.post_id, p.seq, p.expires_at""",
         channel_ids,
         post_ids,
         created,
     )
     await record_trims(conn, [r["channel_id"] for r in gone], [r["seq"] for r in gone])
+    if ledger:
+        fed = {r["post_id"]: int(r["n"]) for r in feed_rows}
+        await add_expiry(
+            conn,
+            (
+                ExpiryEntry(
+                    r["channel_id"],
+                    r["expires_at"].astimezone(UTC).date(),
+                    rows_dropped=1 + fed.get(r["post_id"], 0),
+                )
+                for r in gone
+            ),
+        )
     return len(gone)

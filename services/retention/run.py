@@ -8,7 +8,8 @@ instance never blocks the others.
 
 Order: owed history_trimmed events of an interrupted run → partitions ahead → expired
 posts of shorter-retention channels → deleted channels → expired partitions → media →
-publisher bookkeeping (idempotency keys, statuses of expired posts) →
+publisher bookkeeping (idempotency keys, statuses of expired posts) → deletion ledger rows
+past their 180 days →
 history_trimmed events → Kafka topic configs → oldest-content gauges. Every step is
 restartable (see each module), so a kill at any point is completed by the next run and
 a repeated run changes nothing. A broker outage does not hold deletions back: the owed
@@ -27,6 +28,7 @@ import asyncpg
 from services.retention.channels import purge_deleted_channels
 from services.retention.config import RetentionSettings
 from services.retention.expiry import expire_short_retention_posts
+from services.retention.ledger import expire_ledger
 from services.retention.media import expire_media
 from services.retention.partitions import create_ahead, drop_expired, oldest_partition_days
 from services.retention.requests import expire_publisher_bookkeeping
@@ -52,6 +54,7 @@ class RunReport:
     channel_posts_purged: int = 0
     media_deleted: int = 0
     bookkeeping_expired: int = 0
+    ledger_expired: int = 0
     trims_emitted: int = 0
     topic_corrections: dict[str, dict[str, str]] = field(default_factory=dict)
 
@@ -89,6 +92,7 @@ async def run_once(
             )
             report.media_deleted = await expire_media(pool, media_store, now, batch)
             report.bookkeeping_expired = await expire_publisher_bookkeeping(pool, now, batch)
+            report.ledger_expired = await expire_ledger(pool, now, batch)
             report.trims_emitted += await emit_trims(pool, producer, settings)
             report.topic_corrections = await check_topic_configs(settings)
             await _observe_oldest(lock_conn, now)
