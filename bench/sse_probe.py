@@ -286,7 +286,12 @@ async def probe(a: argparse.Namespace, stack: StackSlice, logs: Path) -> dict[st
     children: list[Any] = []
     try:
         publisher = await start("publisher")
-        await start("fanout")
+        fanout_env = (
+            {"HERALD_FANOUT_WRITE_MAX_FOLLOWERS": str(a.fanout_write_max)}
+            if a.fanout_write_max is not None
+            else {}
+        )
+        await start("fanout", **fanout_env)
         feed = await start(
             "feed",
             HERALD_FEED_SSE_MAX_CONNECTIONS=str(a.streams + 100),
@@ -423,6 +428,13 @@ async def main() -> None:
     parser.add_argument("--open-concurrency", type=int, default=1000)
     parser.add_argument("--timeout", type=float, default=20.0)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument(
+        "--fanout-write-max",
+        type=int,
+        default=None,
+        help="fan-out's HERALD_FANOUT_WRITE_MAX_FOLLOWERS (below --streams: no feed rows "
+        "are written for the probe's channel, so the figure is the live path alone)",
+    )
     parser.add_argument("--logs", type=Path, default=None, help="keep service logs here")
     parser.add_argument("--path", default="/v1/stream", help="what the clients GET")
     parser.add_argument("--profile", type=Path, default=None, help="cProfile the feed to PATH")
