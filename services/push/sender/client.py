@@ -3,10 +3,11 @@
 `send` encrypts the payload (RFC 8291), adds the VAPID header (RFC 8292) and POSTs it
 (RFC 8030) over a shared aiohttp session, and says how it ended (`Outcome`). On the way:
 
-- the endpoint's form is checked (`parse_endpoint`) and its host resolved and every
-  address checked (`resolve_allowed`) at every send; the connection goes to one of
-  those checked addresses (CheckedResolver), never to a fresh DNS answer, and no
-  redirect is followed, so an endpoint can never point the sender into our network;
+- the endpoint's form is checked (`parse_endpoint`) at every send and its host resolved
+  and every address checked (`resolve_allowed`), at most `check_ttl_s` before; the
+  connection goes to one of those checked addresses (CheckedResolver), never to a fresh
+  DNS answer, and no redirect is followed, so an endpoint can never point the sender
+  into our network;
 - per host (scheme + host + port) at most `per_host_concurrency` requests are in
   flight, and a circuit breaker stops sending to a host that keeps failing; nothing is
   shared between hosts but the event loop and `max_connections`, so a host that hangs
@@ -31,13 +32,14 @@ import aiohttp
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from services.push.sender.encryption import BadSubscriptionKeys, PayloadTooLarge, encrypt
-from services.push.sender.hosts import HostState, HostTable, host_label
+from services.push.sender.hosts import HostState, HostTable
+from services.push.sender.meters import METERS, HostMeters
 from services.push.sender.model import Outcome, Subscription
-from services.push.sender.resolver import CheckedResolver
+from services.push.sender.resolver import CHECK_TTL_S, CheckedResolver
 from services.push.sender.retry import RETRY_STATUSES, next_wait_s
 from services.push.sender.vapid import VapidSigner
 from shared.metrics import push as metrics
-from shared.push.endpoints import EndpointRefused, parse_endpoint, resolve_allowed
+from shared.push.endpoints import EndpointRefused, parse_endpoint
 
 URGENCIES = frozenset({"very-low", "low", "normal", "high"})
 # RFC 8030 §5.4: a Topic is at most 32 characters of the URL-safe base64 alphabet.
@@ -57,7 +59,8 @@ class PushSender:
     requests per send [3]; `backoff_base_s` [0.5] and `backoff_cap_s` [10] without a
     Retry-After; `max_retry_wait_s` the longest Retry-After honoured [30];
     `breaker_failures` consecutive failures that open a host's breaker [5] for
-    `breaker_open_s` [30]."""
+    `breaker_open_s` [30]; `check_ttl_s` how long a host's checked addresses are
+    reused before the next send resolves and checks again [30]."""
 
     def __init__(
         self,
@@ -76,6 +79,7 @@ class PushSender:
         max_retry_wait_s: float = 30.0,
         breaker_failures: int = 5,
         breaker_open_s: float = 30.0,
+        check_ttl_s: float = CHECK_TTL_S,
     ) -> None:
         if max_attempts < 1 or per_host_concurrency < 1:
             raise ValueError("max_attempts and per_host_concurrency are at least 1")
@@ -88,6 +92,7 @@ class PushSender:
             open_s=breaker_open_s,
         )
         self._max_hosts = max_hosts
+        self._check_ttl_s = check_ttl_s
         self._max_connections = max_connections
         self._timeout = aiohttp.ClientTimeout(total=request_timeout_s, connect=connect_timeout_s)
         self._max_attempts = max_attempts
@@ -102,7 +107,11 @@ class PushSender:
         """Open the HTTP session (connection pool); idempotent."""
         if self._session is not None:
             return
-        self._resolver = CheckedResolver(self._max_hosts)
+        self._resolver = CheckedResolver(
+            allow_insecure=self._allow_insecure,
+            max_hosts=self._max_hosts,
+            ttl_s=self._check_ttl_s,
+        )
         connector = aiohttp.TCPConnector(
             resolver=self._resolver,
             # Every connection must go through the resolver, i.e. to a checked address.
@@ -157,14 +166,15 @@ class PushSender:
         try:
             endpoint = parse_endpoint(sub.endpoint, allow_insecure=self._allow_insecure)
         except EndpointRefused:
-            return _finish("other", Outcome.REFUSED)
-        label = host_label(endpoint.host)
+            return _finish(METERS["other"], Outcome.REFUSED)
+        host = self._hosts.get(endpoint.scheme, endpoint.host, endpoint.port)
+        meters = METERS[host.label]
         try:
             body = encrypt(payload, sub.p256dh, sub.auth)
         except PayloadTooLarge:
-            return _finish(label, Outcome.TOO_LARGE)
+            return _finish(meters, Outcome.TOO_LARGE)
         except BadSubscriptionKeys:
-            return _finish(label, Outcome.FAILED)
+            return _finish(meters, Outcome.FAILED)
         headers = {
             "TTL": str(ttl_s),
             "Urgency": urgency,
@@ -174,12 +184,11 @@ class PushSender:
         }
         if topic is not None:
             headers["Topic"] = topic
-        host = self._hosts.get(endpoint.scheme, endpoint.host, endpoint.port)
         async with host.slots:
             outcome = await self._deliver(
                 host, endpoint.url, endpoint.host, endpoint.port, headers, body
             )
-        return _finish(label, outcome)
+        return _finish(meters, outcome)
 
     async def _deliver(
         self,
@@ -192,17 +201,15 @@ class PushSender:
     ) -> Outcome:
         """The attempts of one send, holding one of the host's slots."""
         assert self._resolver is not None
+        meters = METERS[host.label]
         try:
-            addresses = await resolve_allowed(hostname, port, allow_insecure=self._allow_insecure)
+            await self._resolver.check(hostname, port)
         except EndpointRefused:
             return Outcome.REFUSED
-        # An IP-literal host is connected to as written (aiohttp asks no resolver for it):
-        # resolve_allowed has just checked that very address.
-        self._resolver.remember(hostname, port, addresses)
         for attempt in range(1, self._max_attempts + 1):
             if not host.breaker.allow():
                 return Outcome.FAILED
-            status, retry_after = await self._post(host.label, url, headers, body)
+            status, retry_after = await self._post(meters, url, headers, body)
             self._judge_host(host, status)
             if status is not None and 200 <= status < 300:
                 return Outcome.DELIVERED
@@ -224,7 +231,7 @@ class PushSender:
             )
             if wait is None:
                 break
-            metrics.PUSH_RETRIES.labels(host.label).inc()
+            meters.retries.inc()
             await asyncio.sleep(wait)
         return Outcome.FAILED
 
@@ -234,14 +241,14 @@ class PushSender:
         was_open = host.breaker.is_open
         if status is None or status >= 500:
             if host.breaker.failure():
-                metrics.PUSH_BREAKER_OPENED.labels(host.label).inc()
+                METERS[host.label].breaker_opened.inc()
         else:
             host.breaker.success()
         if was_open != host.breaker.is_open:
             metrics.PUSH_BREAKERS_OPEN.set(self._hosts.open_count())
 
     async def _post(
-        self, label: str, url: str, headers: dict[str, str], body: bytes
+        self, meters: HostMeters, url: str, headers: dict[str, str], body: bytes
     ) -> tuple[int | None, str | None]:
         """One request: (status, Retry-After header), or (None, None) when it timed out
         or the connection failed."""
@@ -253,17 +260,17 @@ class PushSender:
             ) as response:
                 status = response.status
                 retry_after = response.headers.get("Retry-After")
-                metrics.PUSH_REQUEST_SECONDS.labels(label).observe(time.perf_counter() - started)
+                meters.request_seconds.observe(time.perf_counter() - started)
                 length = response.content_length
                 if length is not None and length <= _MAX_RESPONSE_BYTES:
                     await response.read()  # drained, so the connection can be reused
         except (aiohttp.ClientError, TimeoutError, OSError):
-            metrics.PUSH_REQUESTS.labels(label, "error").inc()
+            meters.request(None)
             return None, None
-        metrics.PUSH_REQUESTS.labels(label, f"{status // 100}xx").inc()
+        meters.request(status)
         return status, retry_after
 
 
-def _finish(label: str, outcome: Outcome) -> Outcome:
-    metrics.PUSH_SENDS.labels(label, outcome.value).inc()
+def _finish(meters: HostMeters, outcome: Outcome) -> Outcome:
+    meters.sends[outcome].inc()
     return outcome

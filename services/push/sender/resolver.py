@@ -1,21 +1,33 @@
-"""An aiohttp resolver that never resolves: it hands back addresses already checked.
+"""Checked addresses of push-service hosts, and an aiohttp resolver that only returns them.
 
-`PushSender.send` resolves an endpoint's host once with
+`CheckedResolver.check` resolves an endpoint's host with
 `shared.push.endpoints.resolve_allowed` (which refuses the whole host if any address is
-internal) and records the result here; when the connector opens a connection it asks
-this resolver and gets exactly those addresses, so the connection goes to a checked
-address and a second DNS answer (rebinding) never gets a say. A host nobody checked is
-an error, never a lookup. IP-literal hosts never reach a resolver in aiohttp; `send`
-checks those with the same function before the request.
+internal) and remembers the answer for `ttl_s`; when the connector opens a connection it
+asks `resolve` and gets exactly those addresses, so a connection always goes to a
+checked address and no second DNS answer (rebinding) gets a say. A host nobody checked
+is an error, never a lookup.
+
+Why a TTL: a push service host (fcm.googleapis.com) takes thousands of pushes a second;
+resolving it for every one would cost a thread-pool `getaddrinfo` per push and load the
+resolver for nothing. Within `ttl_s` sends reuse the answer that was checked; after it
+the next send resolves and checks again. An IP-literal host needs no resolver (aiohttp
+connects to it as written and asks none): it is checked with `address_allowed` directly.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import socket
+import time
 from collections import OrderedDict
+from collections.abc import Callable
 
 from aiohttp.abc import AbstractResolver, ResolveResult
+
+from shared.push.endpoints import EndpointRefused, address_allowed, resolve_allowed
+
+# Short against DNS TTLs of push services (minutes), long against a page of sends.
+CHECK_TTL_S = 30.0
 
 
 def _normal(host: str) -> str:
@@ -23,45 +35,69 @@ def _normal(host: str) -> str:
 
 
 class UncheckedHost(OSError):
-    """The connector asked for a host `send` did not check (a redirect would; none is
+    """The connector asked for a host `check` did not check (a redirect would; none is
     followed) or whose check was forgotten."""
 
 
 class CheckedResolver(AbstractResolver):
-    """Addresses by (host, port), as last checked; at most `max_hosts` remembered."""
+    """Checked addresses by (host, port), each for `ttl_s`; at most `max_hosts`."""
 
-    def __init__(self, max_hosts: int) -> None:
+    def __init__(
+        self,
+        *,
+        allow_insecure: bool,
+        max_hosts: int,
+        ttl_s: float = CHECK_TTL_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._allow_insecure = allow_insecure
         self._max_hosts = max_hosts
-        self._checked: OrderedDict[tuple[str, int], list[str]] = OrderedDict()
+        self._ttl_s = ttl_s
+        self._clock = clock
+        self._checked: OrderedDict[tuple[str, int], tuple[float, list[str]]] = OrderedDict()
 
-    def remember(self, host: str, port: int, addresses: list[str]) -> None:
-        """Record the addresses `resolve_allowed` returned for (host, port)."""
+    async def check(self, host: str, port: int) -> list[str]:
+        """The addresses of (host, port), all allowed, resolved now unless checked less
+        than `ttl_s` ago. Raises EndpointRefused (unresolvable, or any address refused)."""
         key = (_normal(host), port)
-        self._checked[key] = list(addresses)
+        now = self._clock()
+        cached = self._checked.get(key)
+        if cached is not None and now - cached[0] < self._ttl_s:
+            self._checked.move_to_end(key)
+            return cached[1]
+        try:
+            literal = ipaddress.ip_address(key[0])
+        except ValueError:
+            addresses = await resolve_allowed(key[0], port, allow_insecure=self._allow_insecure)
+        else:
+            if not address_allowed(literal, allow_insecure=self._allow_insecure):
+                raise EndpointRefused("internal-address")
+            addresses = [str(literal)]
+        self._checked[key] = (now, addresses)
         self._checked.move_to_end(key)
         while len(self._checked) > self._max_hosts:
             self._checked.popitem(last=False)
+        return addresses
 
     async def resolve(
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
     ) -> list[ResolveResult]:
-        addresses = self._checked.get((_normal(host), port))
-        if not addresses:
+        # Expiry is not applied here: `send` checks (and refreshes) right before its
+        # request, and whatever is stored was checked.
+        cached = self._checked.get((_normal(host), port))
+        if cached is None:
             raise UncheckedHost(f"{host}:{port} was not checked")
-        results: list[ResolveResult] = []
-        for address in addresses:
-            version = ipaddress.ip_address(address).version
-            results.append(
-                {
-                    "hostname": host,
-                    "host": address,
-                    "port": port,
-                    "family": socket.AF_INET6 if version == 6 else socket.AF_INET,
-                    "proto": socket.IPPROTO_TCP,
-                    "flags": socket.AI_NUMERICHOST,
-                }
-            )
-        return results
+        return [
+            {
+                "hostname": host,
+                "host": address,
+                "port": port,
+                "family": socket.AF_INET6 if ":" in address else socket.AF_INET,
+                "proto": socket.IPPROTO_TCP,
+                "flags": socket.AI_NUMERICHOST,
+            }
+            for address in cached[1]
+        ]
 
     async def close(self) -> None:
         self._checked.clear()

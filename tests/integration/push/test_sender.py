@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
+from prometheus_client import REGISTRY
 
 from services.push.sender import Outcome, PushSender, Subscription
 from shared.push.vapid import application_server_key
@@ -85,11 +86,17 @@ async def send(sender: PushSender, sub: Subscription, **headers: Any) -> Outcome
     return await sender.send(sub, json.dumps(PAYLOAD).encode(), **options)
 
 
+def delivered_count() -> float:
+    labels = {"host": "other", "outcome": "delivered"}
+    return REGISTRY.get_sample_value("herald_push_sends_total", labels) or 0.0
+
+
 async def test_delivered_payload_decrypts_with_verified_vapid_and_the_given_headers(
     receiver: PushReceiver, make_sender: Callable[..., PushSender]
 ) -> None:
     sender = await started(make_sender())
     phone = subscription(receiver.new_subscription("phone"))
+    delivered_before = delivered_count()
 
     assert await send(sender, phone, ttl_s=86_400, urgency="normal", topic=TOPIC) == (
         Outcome.DELIVERED
@@ -101,6 +108,7 @@ async def test_delivered_payload_decrypts_with_verified_vapid_and_the_given_head
     assert first.json() == PAYLOAD and second.json() == PAYLOAD
     assert (first.ttl, first.urgency, first.topic) == (86_400, "normal", TOPIC)
     assert (second.ttl, second.urgency, second.topic) == (600, "high", None)
+    assert delivered_count() - delivered_before == 2  # by a fixed host label, not the host
 
 
 async def test_a_sender_with_another_vapid_key_is_refused_by_the_push_service(
