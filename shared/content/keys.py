@@ -169,17 +169,25 @@ def key_row(
 
 
 async def store_key(
-    conn: asyncpg.Connection,
+    conn: asyncpg.Pool | asyncpg.Connection,
     masters: MasterKeys,
     content_key: ContentKey,
     expires_on: date,
     channel_id: UUID,
     post_id: UUID,
 ) -> None:
-    """Insert a new key (the caller commits it before producing anything sealed under it)."""
-    await conn.execute(
-        INSERT_KEY_SQL, *key_row(masters, content_key, expires_on, channel_id, post_id)
-    )
+    """Insert a new key (the caller commits it before producing anything sealed under it).
+    Outside a transaction (a pool or a connection in autocommit): when the expiry day's
+    partition is missing (retention keeps them ahead; this is the fallback), it is created
+    and the insert retried."""
+    row = key_row(masters, content_key, expires_on, channel_id, post_id)
+    try:
+        await conn.execute(INSERT_KEY_SQL, *row)
+    except asyncpg.CheckViolationError as exc:
+        if "no partition" not in str(exc):
+            raise
+        await conn.execute("SELECT herald_ensure_content_key_partitions($1, $1)", expires_on)
+        await conn.execute(INSERT_KEY_SQL, *row)
 
 
 async def load_keys(

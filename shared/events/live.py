@@ -4,6 +4,11 @@ feed instance.
 These carry only what any reader of the channel may see: never an account id. The feed's
 follow signal names its account only as `account_tag` (an HMAC under a key the feed
 processes share), so a reader of the topic cannot tell who followed.
+
+Version 2 of `live.post_visible` and `live.post_edited` carries no content (ids, `seq`,
+times, `silent`, `priority`): the topic's log cannot be crypto-shredded per post, so it
+holds no bodies; readers take the post from Postgres. Fan-out emits version 2; readers
+accept version 1 until its records age out.
 """
 
 from __future__ import annotations
@@ -40,6 +45,27 @@ class PostEditedLiveV1(Payload):
     seq: int = Field(ge=1)
     text: str | None = Field(default=None, max_length=TEXT_MAX)
     caption: str | None = Field(default=None, max_length=CAPTION_MAX)
+    edited_at: datetime
+
+
+class PostVisibleV2(Payload):
+    """A post became visible: no body (read it from Postgres)."""
+
+    channel_id: UUID
+    post_id: UUID
+    seq: int = Field(ge=1)
+    created_at: datetime
+    expires_at: datetime
+    silent: bool = False
+    priority: Priority = "normal"
+
+
+class PostEditedLiveV2(Payload):
+    """A post was edited: no text or caption (read them from Postgres)."""
+
+    channel_id: UUID
+    post_id: UUID
+    seq: int = Field(ge=1)
     edited_at: datetime
 
 
@@ -101,6 +127,27 @@ class LivePostEdited(Event):
     payload: PostEditedLiveV1
 
 
+class LivePostVisibleV2(Event):
+    TYPE: ClassVar[str] = "live.post_visible"
+    VERSION: ClassVar[int] = 2
+    type: Literal["live.post_visible"] = "live.post_visible"
+    version: Literal[2] = 2
+    payload: PostVisibleV2
+
+
+class LivePostEditedV2(Event):
+    TYPE: ClassVar[str] = "live.post_edited"
+    VERSION: ClassVar[int] = 2
+    type: Literal["live.post_edited"] = "live.post_edited"
+    version: Literal[2] = 2
+    payload: PostEditedLiveV2
+
+
+# Every version of the two post events, for readers' type checks.
+POST_VISIBLE_EVENTS = (LivePostVisible, LivePostVisibleV2)
+POST_EDITED_EVENTS = (LivePostEdited, LivePostEditedV2)
+
+
 class LivePostDeleted(Event):
     TYPE: ClassVar[str] = "live.post_deleted"
     VERSION: ClassVar[int] = 1
@@ -137,6 +184,8 @@ LIVE_EVENTS = EventRegistry(
     [
         LivePostVisible,
         LivePostEdited,
+        LivePostVisibleV2,
+        LivePostEditedV2,
         LivePostDeleted,
         LiveCountersChanged,
         LiveHistoryTrimmed,
