@@ -23,7 +23,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.types import Scope
 
-from services.publisher.api.routes import channels, insights, media, operator, posts
+from services.publisher.api.routes import (
+    channels,
+    deletion_report,
+    insights,
+    media,
+    operator,
+    posts,
+)
 from services.publisher.config import PublisherSettings
 from services.publisher.media.upload import MAX_BODY_BYTES
 from services.publisher.publishing import Publisher
@@ -96,6 +103,6 @@ def create_app(settings: PublisherSettings | None = None) -> FastAPI:
     )
     app.state.media_store = media_store
     _install_error_handlers(app)
-    for module in (channels, media, posts, insights, operator):
+    for module in (channels, media, posts, insights, operator, deletion_report):
         app.include_router(module.router)
     return app

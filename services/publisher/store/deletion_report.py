@@ -1,0 +1,50 @@
+"""SQL of the deletion reports: reads of `deletion_ledger` (written by fan-out for deletes
+for everyone and by retention for expiry; see migration 0900). Counts and times only."""
+
+from __future__ import annotations
+
+from datetime import date
+from uuid import UUID
+
+import asyncpg
+
+from shared.db.timing import timed
+
+_FIELDS = "rows_dropped, partitions_dropped, media_removed, keys_destroyed, at"
+
+
+@timed("publisher", "deletion_report")
+async def for_post(pool: asyncpg.Pool, channel_id: UUID, post_id: UUID) -> asyncpg.Record | None:
+    """What deleting this post for everyone destroyed; None when no delete is recorded."""
+    row: asyncpg.Record | None = await pool.fetchrow(
+        f"SELECT {_FIELDS} FROM deletion_ledger WHERE channel_id = $1 AND post_id = $2",
+        channel_id,
+        post_id,
+    )
+    return row
+
+
+@timed("publisher", "deletion_report")
+async def for_day(pool: asyncpg.Pool, channel_id: UUID, day: date) -> asyncpg.Record | None:
+    """What expired on this UTC day for the channel; None when nothing is recorded."""
+    row: asyncpg.Record | None = await pool.fetchrow(
+        f"SELECT {_FIELDS} FROM deletion_ledger WHERE channel_id = $1 AND day = $2",
+        channel_id,
+        day,
+    )
+    return row
+
+
+@timed("publisher", "deletion_report")
+async def for_channel(pool: asyncpg.Pool, channel_id: UUID) -> asyncpg.Record | None:
+    """Every recorded deletion of the channel added up (`at`: the latest); None when none."""
+    row: asyncpg.Record = await pool.fetchrow(
+        """SELECT coalesce(sum(rows_dropped), 0)::bigint AS rows_dropped,
+                  coalesce(sum(partitions_dropped), 0)::bigint AS partitions_dropped,
+                  coalesce(sum(media_removed), 0)::bigint AS media_removed,
+                  coalesce(sum(keys_destroyed), 0)::bigint AS keys_destroyed,
+                  max(at) AS at
+           FROM deletion_ledger WHERE channel_id = $1""",
+        channel_id,
+    )
+    return None if row["at"] is None else row
