@@ -30,6 +30,7 @@ import asyncio
 import base64
 import json
 import secrets
+import ssl
 import struct
 import time
 import uuid
@@ -142,12 +143,13 @@ class Received:
 @dataclass(frozen=True)
 class Attempt:
     """One request as it arrived: `status` answered (None: hung), `error` when a check
-    failed (then nothing was decrypted)."""
+    failed (then nothing was decrypted), its `Host` header."""
 
     name: str
     status: int | None
     error: str | None
     at: float  # time.monotonic() on arrival
+    host: str = ""
 
 
 @dataclass
@@ -162,9 +164,18 @@ class PushReceiver:
     """See the module docstring. `async with PushReceiver(key) as receiver: …`."""
 
     def __init__(
-        self, application_server_key: str, *, max_vapid_lifetime_s: int = MAX_VAPID_LIFETIME_S
+        self,
+        application_server_key: str,
+        *,
+        host: str = "127.0.0.1",
+        ssl_context: ssl.SSLContext | None = None,
+        max_vapid_lifetime_s: int = MAX_VAPID_LIFETIME_S,
     ) -> None:
+        """`host` is the name endpoints use (it listens on 127.0.0.1 whatever the name:
+        "localhost" makes senders resolve it); with `ssl_context` it speaks https."""
         self.application_server_key = application_server_key
+        self.host = host
+        self.ssl_context = ssl_context
         self.max_vapid_lifetime_s = max_vapid_lifetime_s
         self.received: list[Received] = []
         self.attempts: list[Attempt] = []
@@ -183,7 +194,8 @@ class PushReceiver:
 
     @property
     def origin(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        scheme = "https" if self.ssl_context is not None else "http"
+        return f"{scheme}://{self.host}:{self.port}"
 
     def endpoint(self, name: str) -> str:
         return f"{self.origin}/push/{name}"
@@ -193,7 +205,7 @@ class PushReceiver:
         app.router.add_post("/push/{name}", self._handle)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", 0, ssl_context=self.ssl_context)
         await site.start()
         self.port = int(self._runner.addresses[0][1])
 
@@ -247,27 +259,27 @@ class PushReceiver:
         body = await request.read()
         device = self._devices.get(name)
         if device is None:
-            return await self._refuse(name, arrived, 404, "no such subscription")
+            return await self._refuse(request, arrived, 404, "no such subscription")
         error = self._check_vapid(request.headers.get("Authorization", ""))
         if error is not None:
-            return await self._refuse(name, arrived, 401 if "missing" in error else 403, error)
+            return await self._refuse(request, arrived, 401 if "missing" in error else 403, error)
         ttl = request.headers.get("TTL", "")
         if not ttl.isdigit():
-            return await self._refuse(name, arrived, 400, "TTL missing")
+            return await self._refuse(request, arrived, 400, "TTL missing")
         if request.headers.get("Content-Encoding") != "aes128gcm":
-            return await self._refuse(name, arrived, 400, "not aes128gcm")
+            return await self._refuse(request, arrived, 400, "not aes128gcm")
         if len(body) > MAX_BODY:
-            return await self._refuse(name, arrived, 413, "body over 4096 bytes")
+            return await self._refuse(request, arrived, 413, "body over 4096 bytes")
         try:
             plaintext = decrypt(body, device.private_key, device.auth)
         except DecryptionError as exc:
-            return await self._refuse(name, arrived, 400, f"decryption: {exc}")
+            return await self._refuse(request, arrived, 400, f"decryption: {exc}")
         reply = device.replies.pop(0) if device.replies else device.then
         if reply.hang:
-            await self._record(Attempt(name, None, None, arrived))
+            await self._record(Attempt(name, None, None, arrived, request.host))
             await self._release.wait()
             return web.Response(status=503)
-        await self._record(Attempt(name, reply.status, None, arrived))
+        await self._record(Attempt(name, reply.status, None, arrived, request.host))
         if 200 <= reply.status < 300:
             message = Received(
                 name=name,
@@ -287,9 +299,10 @@ class PushReceiver:
         return web.Response(status=reply.status, headers=headers)
 
     async def _refuse(
-        self, name: str, arrived: float, status: int, error: str
+        self, request: web.Request, arrived: float, status: int, error: str
     ) -> web.StreamResponse:
-        await self._record(Attempt(name, status, error, arrived))
+        name = request.match_info["name"]
+        await self._record(Attempt(name, status, error, arrived, request.host))
         return web.Response(status=status, text=error)
 
     def _check_vapid(self, authorization: str) -> str | None:

@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import random
 import re
+import ssl
 import time
 
 import aiohttp
@@ -60,7 +61,8 @@ class PushSender:
     Retry-After; `max_retry_wait_s` the longest Retry-After honoured [30];
     `breaker_failures` consecutive failures that open a host's breaker [5] for
     `breaker_open_s` [30]; `check_ttl_s` how long a host's checked addresses are
-    reused before the next send resolves and checks again [30]."""
+    reused before the next send resolves and checks again [30]; `ssl_context` the TLS
+    settings and trusted CAs [None: the system's, verifying host names]."""
 
     def __init__(
         self,
@@ -80,6 +82,7 @@ class PushSender:
         breaker_failures: int = 5,
         breaker_open_s: float = 30.0,
         check_ttl_s: float = CHECK_TTL_S,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         if max_attempts < 1 or per_host_concurrency < 1:
             raise ValueError("max_attempts and per_host_concurrency are at least 1")
@@ -93,6 +96,7 @@ class PushSender:
         )
         self._max_hosts = max_hosts
         self._check_ttl_s = check_ttl_s
+        self._ssl_context = ssl_context
         self._max_connections = max_connections
         self._timeout = aiohttp.ClientTimeout(total=request_timeout_s, connect=connect_timeout_s)
         self._max_attempts = max_attempts
@@ -120,6 +124,9 @@ class PushSender:
             # Per-host limits are HostTable's slots, which also cover the waits between
             # retries; the connector's would only count open connections.
             limit_per_host=0,
+            # Certificates are verified against the endpoint's host name (also the SNI
+            # and Host), whatever address the connection went to.
+            ssl=self._ssl_context if self._ssl_context is not None else True,
         )
         self._session = aiohttp.ClientSession(
             connector=connector,

@@ -9,12 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 import uuid
 from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from prometheus_client import REGISTRY
 
 from services.push.sender import Outcome, PushSender, Subscription
@@ -271,3 +277,62 @@ async def test_in_production_an_insecure_or_internal_endpoint_is_refused_unconne
         if not url.startswith("https://[::ffff:"):
             assert await send(development, sub) == Outcome.FAILED
             assert counter.connections >= 1
+
+
+def tls_contexts(directory: Path) -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """A server context with a self-signed certificate for `localhost`, and a client
+    context that trusts only it (host names verified)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = directory / "cert.pem", directory / "key.pem"
+    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server.load_cert_chain(cert_file, key_file)
+    return server, ssl.create_default_context(cafile=str(cert_file))
+
+
+async def test_a_named_https_host_is_reached_at_its_checked_address_under_its_own_name(
+    vapid_key: ec.EllipticCurvePrivateKey,
+    make_sender: Callable[..., PushSender],
+    tmp_path: Path,
+) -> None:
+    # "localhost" goes through the sender's resolver (a literal would not); the
+    # certificate is verified for the name and the Host header keeps it, while the
+    # connection goes to the address that was checked.
+    server_tls, client_tls = tls_contexts(tmp_path)
+    key = application_server_key(vapid_key)
+    async with PushReceiver(key, host="localhost", ssl_context=server_tls) as receiver:
+        sender = await started(make_sender(ssl_context=client_tls))
+        phone = subscription(receiver.new_subscription("phone"))
+        assert phone.endpoint.startswith("https://localhost:")
+
+        assert await send(sender, phone) == Outcome.DELIVERED
+
+        (attempt,) = receiver.attempts
+        assert attempt.error is None  # VAPID aud = https://localhost:<port>
+        assert attempt.host == f"localhost:{receiver.port}"
+        assert [m.json() for m in receiver.received_by("phone")] == [PAYLOAD]
+
+        untrusting = await started(make_sender(max_attempts=1))  # the system's CAs only
+        assert await send(untrusting, phone) == Outcome.FAILED
+        assert len(receiver.attempts) == 1
