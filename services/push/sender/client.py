@@ -45,8 +45,9 @@ from shared.push.endpoints import EndpointRefused, parse_endpoint
 URGENCIES = frozenset({"very-low", "low", "normal", "high"})
 # RFC 8030 §5.4: a Topic is at most 32 characters of the URL-safe base64 alphabet.
 _TOPIC = re.compile(r"[A-Za-z0-9_-]{1,32}")
-# A push service answers with an empty or tiny body; more is read only up to this and
-# the connection is dropped instead of draining an endpoint that keeps talking.
+# A push service answers with an empty or tiny body. A body is read (so the connection
+# can be reused) only when it declares a length up to this; any other is left unread
+# and its connection dropped, rather than draining an endpoint that keeps talking.
 _MAX_RESPONSE_BYTES = 64 * 1024
 
 
@@ -216,7 +217,11 @@ class PushSender:
         for attempt in range(1, self._max_attempts + 1):
             if not host.breaker.allow():
                 return Outcome.FAILED
-            status, retry_after = await self._post(meters, url, headers, body)
+            try:
+                status, retry_after = await self._post(meters, url, headers, body)
+            except BaseException:
+                host.breaker.abandon()  # cancelled: a half-open probe must not stay taken
+                raise
             self._judge_host(host, status)
             if status is not None and 200 <= status < 300:
                 return Outcome.DELIVERED

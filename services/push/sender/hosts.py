@@ -75,6 +75,10 @@ class Breaker:
             return True
         return False
 
+    def abandon(self) -> None:
+        """A request ended without a verdict (cancelled): free the probe it may hold."""
+        self.probing = False
+
     @property
     def is_open(self) -> bool:
         return self.opened_at is not None
