@@ -10,6 +10,7 @@ would only confuse.
 
 from __future__ import annotations
 
+import base64
 import os
 import signal
 import subprocess
@@ -27,6 +28,18 @@ SERVICES = {
 }
 
 
+def _dev_master_key() -> str:
+    """This checkout's content master key: random, made on the first run and kept, since
+    every content key of the local database is wrapped under it."""
+    path = stack.LOCAL / "content-master-key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        encoded = base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip("=")
+        path.write_text(f"local-1:{encoded}\n")
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
 def main() -> int:
     stack.start_postgres()
     stack.start_kafka()
@@ -38,6 +51,7 @@ def main() -> int:
         "HERALD_PUSH_VAPID_PRIVATE_KEY_FILE", str(stack.LOCAL / "push" / "vapid-private-key.pem")
     )
     env.setdefault("HERALD_LOG_JSON", "false")
+    env.setdefault("HERALD_CONTENT_MASTER_KEY", _dev_master_key())
     logs = stack.LOCAL / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     children: dict[str, subprocess.Popen[bytes]] = {}

@@ -81,6 +81,8 @@ class FanoutApp(faust.App):
             web_enabled=False,
         )
         self.herald_settings = settings
+        # Parsed at start: a malformed or (in production) missing master key stops here.
+        self.masters = settings.content_master_keys()
         self.readiness = Readiness()
         self.deps = Dependencies(settings=settings, service=SERVICE, readiness=self.readiness)
         self.consumers: list[BatchConsumer] = []
@@ -112,7 +114,10 @@ class FanoutApp(faust.App):
         counters = CountersPublisher(pool, live, settings.counters_live_interval_s)
         self.consumers = [
             self._batch_consumer(
-                POSTS, "posts", POST_EVENTS, PostsHandler(pool, live, settings.write_max_followers)
+                POSTS,
+                "posts",
+                POST_EVENTS,
+                PostsHandler(pool, live, settings.write_max_followers, self.masters),
             ),
             self._batch_consumer(
                 INTERACTIONS,

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Self
 
-from shared.settings import HttpServiceSettings
+from pydantic import Field, model_validator
+
+from shared.settings import Environment, HttpServiceSettings
 
 
 class PublisherSettings(HttpServiceSettings):
@@ -15,3 +17,13 @@ class PublisherSettings(HttpServiceSettings):
     alerts_per_hour: int = Field(
         default=3, ge=1, le=60, validation_alias="HERALD_PUBLISHER_ALERTS_PER_HOUR"
     )
+    # Benchmarks only: false publishes post bodies in the clear (version 1 events, no
+    # content key) as the baseline that encryption is measured against. Refused in
+    # production: a body in the clear stays readable in the log for its whole retention.
+    encrypt_bodies: bool = Field(default=True, validation_alias="HERALD_PUBLISHER_ENCRYPT_BODIES")
+
+    @model_validator(mode="after")
+    def _refuse_clear_bodies_in_production(self) -> Self:
+        if self.environment is Environment.PRODUCTION and not self.encrypt_bodies:
+            raise ValueError("HERALD_PUBLISHER_ENCRYPT_BODIES=false is refused in production")
+        return self

@@ -48,6 +48,17 @@ fails: a refused or failed publish does not count. Known slack, on the safe side
 not counted; a process killed between the produce and the release keeps the slot. A keyed
 publish reserves for its post_id, so its retries never take a second slot, and a replay
 of an accepted key is answered before any alert check.
+
+Content keys (crypto-shredding, `shared.content.keys`): every post version (a publish, an
+edit) is sealed under a fresh random key, which is inserted wrapped into `content_keys`
+and committed, in its own statement on the pool, after the checks of step 1 and before
+the produce; the event (`post.published`/`post.edited` v2) carries the sealed content and
+the key's id only. So fan-out always finds the key of a record it is given: a crash after
+the commit leaves a key nothing uses, which goes with its expiry day. A keyed publish
+commits its key on the pool too, not in its election transaction (held open across the
+produce, it would commit only after it); each attempt of a keyed publish seals under its
+own key. `HERALD_PUBLISHER_ENCRYPT_BODIES=false` (benchmarks' baseline only, refused in
+production) produces version 1 events in the clear instead.
 """
 
 from __future__ import annotations
@@ -57,7 +68,7 @@ import hashlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from uuid import UUID
 
 import asyncpg
@@ -71,17 +82,24 @@ from services.publisher.store import channels as channel_store
 from services.publisher.store import media as media_store
 from services.publisher.store import posts as post_store
 from services.publisher.store.channels import Access
+from shared.content.keys import ContentKey, new_content_key, store_key
 from shared.events.content import MediaKind, MediaRef, Poll, PostBody, PostType
 from shared.events.envelope import Event
 from shared.events.posts import (
     ChannelDeleted,
     ChannelDeletedV1,
+    EditedContent,
     PostDeleted,
     PostDeletedV1,
     PostEdited,
+    PostEditedSealed,
     PostEditedV1,
+    PostEditedV2,
     PostPublished,
+    PostPublishedSealed,
     PostPublishedV1,
+    PostPublishedV2,
+    seal_json,
 )
 from shared.http.problems import Problem
 from shared.kafka import KafkaUnavailable, produce
@@ -154,6 +172,43 @@ class Publisher:
         self.settings = settings
         self.service = service
         self._keyed_slots = asyncio.Semaphore(max(1, int(settings.db_pool_max * KEYED_SHARE)))
+        # Parsed once at start: a malformed master key stops the process, not a request.
+        self.masters = settings.content_master_keys() if settings.encrypt_bodies else None
+
+    async def _content_key(
+        self, channel_id: UUID, post_id: UUID, expires_at: datetime
+    ) -> ContentKey | None:
+        """A fresh key for one post version, committed to `content_keys` (on the pool, in
+        its own statement) before anything sealed under it is produced; None when bodies
+        are not encrypted (benchmark baseline)."""
+        if self.masters is None:
+            return None
+        key = new_content_key()
+        await store_key(self.pool, self.masters, key, _expires_on(expires_at), channel_id, post_id)
+        return key
+
+    async def _published(
+        self, access: Access, post_id: UUID, body: PostBody, author_id: str, request: PostCreate
+    ) -> Event:
+        """The publish event: sealed under a committed new key (v2), or in the clear (v1)."""
+        expires_at = _expires_at(access, post_id)
+        key = await self._content_key(access.channel_id, post_id, expires_at)
+        if key is None:
+            return _published(access, post_id, body, author_id, request)
+        return PostPublishedSealed(
+            request_id=request_id_var.get(),
+            payload=PostPublishedV2(
+                channel_id=access.channel_id,
+                post_id=post_id,
+                author_id=author_id,
+                sealed=seal_json(key.key, post_id, body),
+                key_id=key.key_id,
+                key_expires_on=_expires_on(expires_at),
+                created_at=uuid7_time(post_id),
+                silent=request.silent,
+                priority=request.priority,
+            ),
+        )
 
     async def _send(self, channel_id: UUID, event: Event) -> None:
         await produce(
@@ -189,7 +244,7 @@ class Publisher:
         alert = await self._reserve_alert(access, body, post_id)
         try:
             post_body = await self._post_body(self.pool, access, body, post_id)
-            event = _published(access, post_id, post_body, author_id, body)
+            event = await self._published(access, post_id, post_body, author_id, body)
             try:
                 await self._send(access.channel_id, event)
             except KafkaUnavailable as exc:
@@ -264,14 +319,14 @@ class Publisher:
             alert = await self._reserve_alert(access, body, post_id)
             try:
                 post_body = await self._post_body(conn, access, body, post_id)
+                # Its key commits on the pool: this transaction commits after the produce.
+                event = await self._published(access, post_id, post_body, author_id, body)
             except BaseException:
                 if alert:
                     await alert_store.release(self.pool, access.channel_id, post_id)
                 raise
             try:
-                await self._send(
-                    access.channel_id, _published(access, post_id, post_body, author_id, body)
-                )
+                await self._send(access.channel_id, event)
             except KafkaUnavailable as exc:
                 # Committed as failed, so the next request with the key takes it over
                 # with the same post_id (this send may still land after its timeout).
@@ -374,16 +429,33 @@ class Publisher:
         if getattr(change, wanted) is None:
             raise Problem(422, f"a {post_type} post edits its {wanted} only", type_="validation")
         edited_at = datetime.now(UTC)
-        event = PostEdited(
-            request_id=request_id_var.get(),
-            payload=PostEditedV1(
-                channel_id=access.channel_id,
-                post_id=post_id,
-                text=change.text,
-                caption=change.caption,
-                edited_at=edited_at,
-            ),
-        )
+        expires_at: datetime = post["expires_at"]  # type: ignore[assignment]
+        key = await self._content_key(access.channel_id, post_id, expires_at)
+        event: Event
+        if key is None:
+            event = PostEdited(
+                request_id=request_id_var.get(),
+                payload=PostEditedV1(
+                    channel_id=access.channel_id,
+                    post_id=post_id,
+                    text=change.text,
+                    caption=change.caption,
+                    edited_at=edited_at,
+                ),
+            )
+        else:
+            content = EditedContent(text=change.text, caption=change.caption)
+            event = PostEditedSealed(
+                request_id=request_id_var.get(),
+                payload=PostEditedV2(
+                    channel_id=access.channel_id,
+                    post_id=post_id,
+                    sealed=seal_json(key.key, post_id, content),
+                    key_id=key.key_id,
+                    key_expires_on=_expires_on(expires_at),
+                    edited_at=edited_at,
+                ),
+            )
         await self._send_or_503(access.channel_id, event)
         await post_store.mark_edited(self.pool, access.channel_id, post_id, edited_at)
         POST_CHANGES.labels(action="edited").inc()
@@ -441,6 +513,11 @@ def _no_such_media(kind: MediaKind) -> Problem:
 
 def _expires_at(access: Access, post_id: UUID) -> datetime:
     return uuid7_time(post_id) + timedelta(days=access.retention_days)
+
+
+def _expires_on(expires_at: datetime) -> date:
+    """The UTC day a version's content expires: its key's `content_keys` partition."""
+    return expires_at.astimezone(UTC).date()
 
 
 def _published(

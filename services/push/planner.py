@@ -20,7 +20,7 @@ from aiokafka import ConsumerRecord
 
 from services.push.audience import count_audience, shard_count
 from shared.events.envelope import PoisonMessage
-from shared.events.live import LIVE_EVENTS, LivePostVisible
+from shared.events.live import LIVE_EVENTS, POST_VISIBLE_EVENTS, LivePostVisible
 from shared.events.push import PushShard, PushShardV1
 from shared.kafka import produce
 from shared.metrics.push import AUDIENCE_SUBSCRIPTIONS, POSTS_PLANNED, SHARDS_PRODUCED
@@ -66,7 +66,7 @@ class Planner:
         if not is_post_visible(record.value):
             return
         event = LIVE_EVENTS.decode(record.value)
-        if not isinstance(event, LivePostVisible):
+        if not isinstance(event, POST_VISIBLE_EVENTS):  # v1 and v2 (no body)
             raise PoisonMessage(f"{event.TYPE} is not a post-visible event")
         payload = event.payload
         if payload.silent:

@@ -55,6 +55,12 @@ RECORDS_FAILED = Counter(
     "refused).",
     ["topic", "reason"],
 )
+RECORDS_UNREADABLE = Counter(
+    "herald_fanout_records_unreadable_total",
+    "Sealed records skipped because their content key was destroyed (the post was deleted, "
+    "edited over or expired before the record was met again), by topic. Never DLQ'd.",
+    ["topic"],
+)
 COUNTER_DELTAS = Counter(
     "herald_fanout_interactions_counted_total",
     "Per-account interaction rows whose change was counted, by kind (reaction, vote, "

@@ -22,6 +22,9 @@ from shared.topics import ensure_topics
 
 DEFAULT_KAFKA = "127.0.0.1:19092"
 DEFAULT_DATABASE_URL = "postgresql://herald@127.0.0.1:15432/herald"
+# The master key of test sessions (not the development placeholder, so tests exercise a
+# configured key): 32 fixed bytes, base64url.
+TEST_CONTENT_MASTER_KEY = "test-1:dGVzdC1tYXN0ZXIta2V5LW9mLWhlcmFsZC10ZXN0cyE"
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,7 @@ class StackSlice:
             "HERALD_MEDIA_DIR": self.media_dir,
             "HERALD_PUSH_VAPID_PRIVATE_KEY_FILE": self.push_key_file,
             "HERALD_LOG_JSON": "true",
+            "HERALD_CONTENT_MASTER_KEY": TEST_CONTENT_MASTER_KEY,
             **extra,
         }
 
@@ -55,6 +59,7 @@ class StackSlice:
             kafka_bootstrap=self.kafka_bootstrap,
             jwt_secret=DEV_JWT_SECRET,
             push_vapid_private_key_file=Path(self.push_key_file),
+            content_master_key=TEST_CONTENT_MASTER_KEY,
         )
 
     @property

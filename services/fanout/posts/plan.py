@@ -12,6 +12,12 @@ Rules, applied in log order (one partition = one channel's order):
 - each new post takes its channel's next seq: seqs stay contiguous from `last_seq + 1`;
 - edits of one post fold into one (latest text, latest caption, latest time); an edit
   after a delete of the same post is ignored; a delete wins over earlier edits.
+
+Content keys (crypto-shredding): sealed records arrive opened (`opening.py`) with the key
+that sealed them in `keys`. A new post records its key; a folded edit carries its latest
+key, and the keys of the versions it folded over (and of edits ignored after a delete)
+are in `discarded_keys`, destroyed in the same transaction. A publish still sealed is one
+whose key is gone for a post that exists: a duplicate.
 """
 
 from __future__ import annotations
@@ -22,7 +28,15 @@ from datetime import datetime, timedelta
 from uuid import UUID
 
 from services.fanout.consumer.records import Record
-from shared.events.posts import ChannelDeleted, PostDeleted, PostEdited, PostPublished, Priority
+from services.fanout.posts.opening import KeyRef
+from shared.events.posts import (
+    ChannelDeleted,
+    PostDeleted,
+    PostEdited,
+    PostPublished,
+    PostPublishedSealed,
+    Priority,
+)
 
 
 @dataclass(frozen=True)
@@ -46,6 +60,8 @@ class NewPost:
     # learns of a post from the live topic alone).
     silent: bool = False
     priority: Priority = "normal"
+    # The content key its body came sealed under (None: a version 1 record in the clear).
+    key: KeyRef | None = None
 
 
 @dataclass
@@ -56,6 +72,8 @@ class Edit:
     caption: str | None
     edited_at: datetime
     request_id: str | None
+    # The key of the latest edit folded here: the post's key once applied.
+    key: KeyRef | None = None
 
 
 @dataclass(frozen=True)
@@ -74,6 +92,8 @@ class PostsPlan:
     rejected: list[tuple[Record, str]] = field(default_factory=list)
     duplicates: int = 0
     expired: int = 0
+    # Keys of versions that never become current (see the module docstring).
+    discarded_keys: list[KeyRef] = field(default_factory=list)
     # channel → (new last_seq, latest created_at among its new posts)
     channel_heads: dict[UUID, tuple[int, datetime]] = field(default_factory=dict)
 
@@ -87,7 +107,7 @@ def published_keys(records: Sequence[Record]) -> list[tuple[UUID, UUID, datetime
     return [
         (r.event.payload.channel_id, r.event.payload.post_id, r.event.payload.created_at)
         for r in records
-        if isinstance(r.event, PostPublished)
+        if isinstance(r.event, PostPublished | PostPublishedSealed)
     ]
 
 
@@ -96,7 +116,10 @@ def plan_posts(
     channels: dict[UUID, ChannelState],
     existing: set[UUID],
     now: datetime,
+    keys: dict[UUID, KeyRef] | None = None,
 ) -> PostsPlan:
+    """`keys`: the content key of each opened record, by event id."""
+    keys = keys or {}
     plan = PostsPlan()
     next_seq = {cid: state.last_seq for cid, state in channels.items()}
     closed: set[UUID] = {cid for cid, s in channels.items() if s.status == "deleted"}
@@ -119,6 +142,9 @@ def plan_posts(
             continue
         if channel_id in closed:
             plan.rejected.append((record, f"channel {channel_id} is deleted"))
+            continue
+        if isinstance(event, PostPublishedSealed):
+            plan.duplicates += 1  # left sealed only when its post exists (opening.py)
             continue
         if isinstance(event, PostPublished):
             p = event.payload
@@ -143,6 +169,7 @@ def plan_posts(
                     request_id=event.request_id,
                     silent=p.silent,
                     priority=p.priority,
+                    key=keys.get(event.event_id),
                 )
             )
             head = plan.channel_heads.get(channel_id)
@@ -150,18 +177,24 @@ def plan_posts(
             plan.channel_heads[channel_id] = (next_seq[channel_id], latest)
         elif isinstance(event, PostEdited):
             e = event.payload
+            key = keys.get(event.event_id)
             if e.post_id in deleted:
+                if key is not None:
+                    plan.discarded_keys.append(key)
                 continue
             folded = edits.get(e.post_id)
             if folded is None:
                 edits[e.post_id] = Edit(
-                    channel_id, e.post_id, e.text, e.caption, e.edited_at, event.request_id
+                    channel_id, e.post_id, e.text, e.caption, e.edited_at, event.request_id, key
                 )
             else:
                 folded.text = e.text if e.text is not None else folded.text
                 folded.caption = e.caption if e.caption is not None else folded.caption
                 folded.edited_at = max(folded.edited_at, e.edited_at)
                 folded.request_id = event.request_id or folded.request_id
+                if folded.key is not None:
+                    plan.discarded_keys.append(folded.key)
+                folded.key = key
         elif isinstance(event, PostDeleted):
             d = event.payload
             if d.post_id in deleted:

@@ -4,6 +4,11 @@ statement is set-based (arrays unnested in Postgres), never one row per round tr
 Seqs are race-free because `lock_channels` takes the channel rows `FOR UPDATE` (in id
 order, so two writers during a rebalance cannot deadlock) before anything checks which
 posts exist: whoever holds the lock is the only one inserting that channel's posts.
+
+Content keys (crypto-shredding): a post row records the key of its current version
+(`key_id`, `key_expires_on`); applying an edit destroys the key it replaces, applying a
+delete destroys every key of the post, in the same transaction (`content_keys` rows are
+deleted, not flagged).
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from uuid import UUID
 
 import asyncpg
 
+from services.fanout.posts.opening import KeyRef
 from services.fanout.posts.plan import ChannelState, Delete, Edit, NewPost
 
 
@@ -82,9 +88,10 @@ async def insert_posts(
         return set()
     rows = await conn.fetch(
         """INSERT INTO posts (channel_id, post_id, created_at, seq, author_id, body,
-                              expires_at, fanned_out)
+                              expires_at, fanned_out, key_id, key_expires_on)
            SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::timestamptz[], $4::bigint[],
-                                $5::text[], $6::jsonb[], $7::timestamptz[], $8::boolean[])
+                                $5::text[], $6::jsonb[], $7::timestamptz[], $8::boolean[],
+                                $9::uuid[], $10::date[])
            ON CONFLICT (channel_id, post_id, created_at) DO NOTHING
            RETURNING post_id""",
         [p.channel_id for p in posts],
@@ -95,6 +102,8 @@ async def insert_posts(
         [p.body for p in posts],
         [p.expires_at for p in posts],
         [p.post_id in fanned_out for p in posts],
+        [None if p.key is None else p.key.key_id for p in posts],
+        [None if p.key is None else p.key.expires_on for p in posts],
     )
     return {r["post_id"] for r in rows}
 
@@ -139,21 +148,36 @@ async def advance_channels(
 
 
 async def apply_edits(conn: asyncpg.Connection, edits: Sequence[Edit]) -> list[asyncpg.Record]:
-    """Edit text/caption of published posts; returns (channel_id, post_id, seq, body,
-    edited_at) of the posts changed."""
+    """Edit text/caption of published posts and make each edit's key the post's, destroying
+    the key of the version it replaces (one statement: the CTE reads the rows as they were
+    before the update); returns (channel_id, post_id, seq, body, edited_at) of the posts
+    changed. A redelivered edit finds its own key current and destroys nothing."""
     if not edits:
         return []
     rows: list[asyncpg.Record] = await conn.fetch(
-        """UPDATE posts p
+        """WITH t AS (
+               SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[],
+                                    $5::timestamptz[], $6::uuid[], $7::date[])
+                   AS t(channel_id, post_id, text, caption, edited_at, key_id, key_expires_on)
+           ), replaced AS (
+               DELETE FROM content_keys k
+               USING posts p, t
+               WHERE p.channel_id = t.channel_id AND p.post_id = t.post_id
+                 AND p.status = 'published' AND p.key_id IS NOT NULL
+                 AND p.key_id IS DISTINCT FROM t.key_id
+                 AND k.expires_on = p.key_expires_on AND k.key_id = p.key_id
+           )
+           UPDATE posts p
            SET body = p.body
                       || CASE WHEN t.text IS NULL THEN '{}'::jsonb
                               ELSE jsonb_build_object('text', t.text) END
                       || CASE WHEN t.caption IS NULL THEN '{}'::jsonb
                               ELSE jsonb_build_object('caption', t.caption) END,
                edited_at = greatest(p.edited_at, t.edited_at),
-               changed_at = now()
-           FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::timestamptz[])
-                AS t(channel_id, post_id, text, caption, edited_at)
+               changed_at = now(),
+               key_id = t.key_id,
+               key_expires_on = t.key_expires_on
+           FROM t
            WHERE p.channel_id = t.channel_id AND p.post_id = t.post_id
              AND p.status = 'published'
            RETURNING p.channel_id, p.post_id, p.seq, p.body, p.edited_at""",
@@ -162,17 +186,39 @@ async def apply_edits(conn: asyncpg.Connection, edits: Sequence[Edit]) -> list[a
         [e.text for e in edits],
         [e.caption for e in edits],
         [e.edited_at for e in edits],
+        [None if e.key is None else e.key.key_id for e in edits],
+        [None if e.key is None else e.key.expires_on for e in edits],
     )
     return rows
+
+
+async def destroy_keys(conn: asyncpg.Connection, keys: Sequence[KeyRef]) -> int:
+    """Destroy these content keys (versions that never became current); how many were."""
+    if not keys:
+        return 0
+    status = await conn.execute(
+        """DELETE FROM content_keys k
+           USING unnest($1::uuid[], $2::date[]) AS t(key_id, expires_on)
+           WHERE k.expires_on = t.expires_on AND k.key_id = t.key_id""",
+        [k.key_id for k in keys],
+        [k.expires_on for k in keys],
+    )
+    return int(status.rsplit(" ", 1)[-1])
 
 
 async def apply_deletes(
     conn: asyncpg.Connection, deletes: Sequence[Delete]
 ) -> list[asyncpg.Record]:
-    """Turn published posts into tombstones (seq kept, body reduced to its type); returns
-    (channel_id, post_id, seq) of the posts deleted now."""
+    """Turn published posts into tombstones (seq kept, body reduced to its type) and
+    destroy every content key of each deleted post (all its versions, also those of a
+    post not persisted yet: its publish, met later, is then unreadable and skipped);
+    returns (channel_id, post_id, seq) of the posts deleted now."""
     if not deletes:
         return []
+    await conn.execute(
+        "DELETE FROM content_keys WHERE post_id = ANY($1::uuid[])",
+        [d.post_id for d in deletes],
+    )
     rows: list[asyncpg.Record] = await conn.fetch(
         """UPDATE posts p
            SET status = 'deleted',

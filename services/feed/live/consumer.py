@@ -31,12 +31,12 @@ from services.feed.queries import stream as queries
 from shared.events.envelope import Event, PoisonMessage
 from shared.events.live import (
     LIVE_EVENTS,
+    POST_EDITED_EVENTS,
+    POST_VISIBLE_EVENTS,
     LiveCountersChanged,
     LiveFollowChanged,
     LiveHistoryTrimmed,
     LivePostDeleted,
-    LivePostEdited,
-    LivePostVisible,
 )
 from shared.kafka import make_consumer, topic_partitions
 from shared.logs import request_id_var
@@ -51,7 +51,9 @@ SERVICE = "feed"
 BATCH_MAX = 500
 POLL_TIMEOUT_MS = 500
 RETRY_DELAY_S = 1.0
-POST_EVENTS = (LivePostVisible, LivePostEdited, LivePostDeleted)
+# Every version of the post events (v2 carry no body: the state is read from Postgres
+# anyway; v1 are accepted until they age out of the topic).
+POST_EVENTS = (*POST_VISIBLE_EVENTS, *POST_EDITED_EVENTS, LivePostDeleted)
 
 
 class LiveConsumer:
@@ -183,7 +185,7 @@ def _pushed(event: Event, streams: int) -> None:
         "event": event.type,
         "streams": streams,
     }
-    if isinstance(event, LivePostVisible):
+    if isinstance(event, POST_VISIBLE_EVENTS):
         latency = max(0.0, (datetime.now(UTC) - event.payload.created_at).total_seconds())
         PUBLISH_TO_PUSH_SECONDS.observe(latency)
         fields["publish_to_push_s"] = round(latency, 4)

@@ -10,13 +10,23 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from PIL import Image
 
+from shared.content.keys import load_keys
 from shared.events.envelope import Event
-from shared.events.posts import POST_EVENTS
+from shared.events.posts import (
+    POST_EVENTS,
+    PostEdited,
+    PostEditedSealed,
+    PostEditedV1,
+    PostPublished,
+    PostPublishedSealed,
+    PostPublishedV1,
+)
 from shared.topics import POSTS
 from tests.support.processes import ServiceProcess
 from tests.support.stack import StackSlice
@@ -126,6 +136,23 @@ class PostsTopic:
         finally:
             await consumer.stop()
 
+    async def opened_events(self, key: str) -> list[Event]:
+        """`events`, sealed ones opened with their content keys (read from the database as
+        fan-out would) into their version 1 shape; a sealed event whose key is destroyed
+        stays sealed."""
+        events = await self.events(key)
+        wanted = [
+            (e.payload.key_id, e.payload.key_expires_on)
+            for e in events
+            if isinstance(e, PostPublishedSealed | PostEditedSealed)
+        ]
+        conn = await asyncpg.connect(self.stack.database_url)
+        try:
+            keys = await load_keys(conn, self.stack.settings().content_master_keys(), wanted)
+        finally:
+            await conn.close()
+        return [_opened(e, keys) for e in events]
+
     async def events(self, key: str) -> list[Event]:
         """Every event on the topic keyed `key`, in log order (reads up to the end)."""
         consumer, partitions = await self._consumer()
@@ -148,6 +175,39 @@ class PostsTopic:
             return found
         finally:
             await consumer.stop()
+
+
+def _opened(event: Event, keys: dict[uuid.UUID, bytes]) -> Event:
+    if isinstance(event, PostPublishedSealed) and event.payload.key_id in keys:
+        p = event.payload
+        return PostPublished(
+            event_id=event.event_id,
+            request_id=event.request_id,
+            payload=PostPublishedV1(
+                channel_id=p.channel_id,
+                post_id=p.post_id,
+                author_id=p.author_id,
+                body=p.open(keys[p.key_id]),
+                created_at=p.created_at,
+                silent=p.silent,
+                priority=p.priority,
+            ),
+        )
+    if isinstance(event, PostEditedSealed) and event.payload.key_id in keys:
+        e = event.payload
+        content = e.open(keys[e.key_id])
+        return PostEdited(
+            event_id=event.event_id,
+            request_id=event.request_id,
+            payload=PostEditedV1(
+                channel_id=e.channel_id,
+                post_id=e.post_id,
+                text=content.text,
+                caption=content.caption,
+                edited_at=e.edited_at,
+            ),
+        )
+    return event
 
 
 @pytest.fixture

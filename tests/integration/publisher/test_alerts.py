@@ -14,7 +14,7 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer
 
-from shared.events.live import LIVE_EVENTS, LivePostVisible, PostVisibleV1
+from shared.events.live import LIVE_EVENTS, POST_VISIBLE_EVENTS, PostVisibleV1, PostVisibleV2
 from shared.topics import LIVE, POSTS
 from tests.integration.publisher.conftest import Channel, PostsTopic, account, create_channel
 from tests.integration.publisher.test_broker_brownout import delete_topic
@@ -42,7 +42,7 @@ async def publish(
 
 async def live_posts(
     stack: StackSlice, channel_id: str, post_ids: set[str]
-) -> dict[str, PostVisibleV1]:
+) -> dict[str, PostVisibleV1 | PostVisibleV2]:
     """The `live.post_visible` payloads of these posts, read from the session's live topic
     (waits until fan-out has emitted all of them)."""
     consumer = AIOKafkaConsumer(
@@ -52,7 +52,7 @@ async def live_posts(
         enable_auto_commit=False,
     )
     await consumer.start()
-    found: dict[str, PostVisibleV1] = {}
+    found: dict[str, PostVisibleV1 | PostVisibleV2] = {}
     deadline = time.monotonic() + 60
     try:
         while set(found) != post_ids:
@@ -63,7 +63,7 @@ async def live_posts(
                     if record.key != channel_id.encode():
                         continue
                     event = LIVE_EVENTS.decode(record.value)
-                    if isinstance(event, LivePostVisible):
+                    if isinstance(event, POST_VISIBLE_EVENTS):
                         payload = event.payload
                         if str(payload.post_id) in post_ids:
                             found[str(payload.post_id)] = payload
@@ -101,7 +101,7 @@ async def test_operator_grants_alerts_and_the_alert_reaches_the_live_topic(
     post_id = accepted.json()["post_id"]
     published = [
         e
-        for e in await PostsTopic(stack).events(channel.channel_id)
+        for e in await PostsTopic(stack).opened_events(channel.channel_id)
         if str(e.payload.post_id) == post_id
     ]
     assert [(e.payload.priority, e.payload.silent) for e in published] == [("alert", False)]

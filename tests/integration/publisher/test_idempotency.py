@@ -33,7 +33,7 @@ async def test_parallel_identical_requests_publish_once(
     again = await client.post(channel.url("/posts"), json=body, headers=headers)
     assert again.status_code == 202 and again.json()["post_id"] in post_ids
 
-    events = await posts_topic.events(channel.channel_id)
+    events = await posts_topic.opened_events(channel.channel_id)
     published = [e for e in events if isinstance(e, PostPublished)]
     assert [str(e.payload.post_id) for e in published] == list(post_ids)
 

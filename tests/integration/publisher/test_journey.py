@@ -14,7 +14,13 @@ import asyncpg
 import httpx
 import pytest
 
-from shared.events.posts import ChannelDeleted, PostDeleted, PostEdited, PostPublished
+from shared.events.posts import (
+    ChannelDeleted,
+    PostDeleted,
+    PostEdited,
+    PostPublished,
+    PostPublishedSealed,
+)
 from shared.topics import POSTS
 from tests.integration.publisher.conftest import (
     MP4_BYTES,
@@ -148,7 +154,13 @@ async def test_admin_journey(
         assert response.json()["status"] == "accepted"
         post_ids[kind] = response.json()["post_id"]
 
-    events = await posts_topic.events(channel.channel_id)
+    events = await posts_topic.opened_events(channel.channel_id)
+    # Sealed on the topic (crypto-shredding), opened here with their keys as fan-out would.
+    assert [
+        str(e.payload.post_id)
+        for e in await posts_topic.events(channel.channel_id)
+        if isinstance(e, PostPublishedSealed)
+    ] == list(post_ids.values())
     published = [e for e in events if isinstance(e, PostPublished)]
     assert [str(e.payload.post_id) for e in published] == list(post_ids.values())
     by_type = {e.payload.body.type.value: e for e in published}
@@ -196,7 +208,7 @@ async def test_admin_journey(
     unknown = await client.get(channel.url(f"/posts/{uuid.uuid4()}"), headers=auth(admin))
     assert unknown.status_code == 404
 
-    events = await posts_topic.events(channel.channel_id)
+    events = await posts_topic.opened_events(channel.channel_id)
     edits = [e for e in events if isinstance(e, PostEdited)]
     assert [(str(e.payload.post_id), e.payload.text, e.payload.caption) for e in edits] == [
         (post_ids["text"], "Clinics open Sunday", None),
@@ -257,7 +269,7 @@ async def test_admin_journey(
     # The owner deletes the channel: fan-out is told, admins see it no more.
     assert (await client.delete(channel.url(), headers=auth(owner))).status_code == 204
     assert (await client.get(channel.url(), headers=auth(owner))).status_code == 404
-    events = await posts_topic.events(channel.channel_id)
+    events = await posts_topic.opened_events(channel.channel_id)
     assert isinstance(events[-1], ChannelDeleted)
     metrics = (await client.get("/metrics")).text
     assert 'herald_publisher_posts_accepted_total{type="poll"}' in metrics

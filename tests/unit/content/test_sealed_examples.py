@@ -32,7 +32,8 @@ WRAPPED = {
 }
 
 
-def _key(key_id: UUID) -> bytes:
+def example_key(key_id: UUID) -> bytes:
+    """The raw content key of an example, unwrapped from `WRAPPED`."""
     return MasterKeys.from_setting(EXAMPLE_MASTER_KEY).unwrap("example", key_id, WRAPPED[key_id])
 
 
@@ -41,7 +42,7 @@ def test_the_published_example_opens_to_its_body_and_holds_no_plaintext() -> Non
     assert b"kick-off" not in raw.lower()
     event = POST_EVENTS.decode(raw)
     assert isinstance(event, PostPublishedSealed)
-    body = event.payload.open(_key(event.payload.key_id))
+    body = event.payload.open(example_key(event.payload.key_id))
     assert body.caption == "Match day: kick-off at 15:00"
     assert body.media is not None and body.media.mime == "image/jpeg"
 
@@ -51,13 +52,13 @@ def test_the_edited_example_opens_to_its_caption() -> None:
     assert b"15:30" not in raw
     event = POST_EVENTS.decode(raw)
     assert isinstance(event, PostEditedSealed)
-    edit = event.payload.open(_key(event.payload.key_id))
+    edit = event.payload.open(example_key(event.payload.key_id))
     assert edit.caption == "Kick-off moved to 15:30"
     assert edit.text is None
 
 
-def test_a_sealed_body_does_not_open_under_another_versions_key() -> None:
+def test_a_sealed_body_does_not_open_under_another_versionsexample_key() -> None:
     event = POST_EVENTS.decode((EXAMPLES / "post.edited.v2.json").read_bytes())
     assert isinstance(event, PostEditedSealed)
     with pytest.raises(ContentKeyError):
-        event.payload.open(_key(UUID("0193a1b2-4444-4000-8000-000000000004")))
+        event.payload.open(example_key(UUID("0193a1b2-4444-4000-8000-000000000004")))

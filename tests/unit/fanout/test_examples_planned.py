@@ -14,12 +14,21 @@ import pytest
 
 from services.fanout.consumer.records import Record
 from services.fanout.counters.handler import touched_keys
+from services.fanout.posts.opening import KeyRef, open_records
 from services.fanout.posts.plan import ChannelState, plan_posts
 from shared.events import INTERACTION_EVENTS, POST_EVENTS, PoisonMessage
 from shared.events.envelope import Event
 from shared.events.interactions import FollowChanged, PostViewed, ReactionChanged, VoteChanged
-from shared.events.posts import ChannelDeleted, PostDeleted, PostEdited, PostPublished
+from shared.events.posts import (
+    ChannelDeleted,
+    PostDeleted,
+    PostEdited,
+    PostEditedSealed,
+    PostPublished,
+    PostPublishedSealed,
+)
 from tests.integration.fanout.helpers import published
+from tests.unit.content.test_sealed_examples import example_key
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "shared" / "events" / "examples"
 LAST_SEQ = 41
@@ -62,6 +71,30 @@ def test_a_post_example_plans_what_it_says(path: Path) -> None:
         assert (edit.channel_id, edit.post_id) == (p.channel_id, p.post_id)
         assert (edit.text, edit.caption, edit.edited_at) == (p.text, p.caption, p.edited_at)
         assert not plan.new_posts and not plan.deletes and not plan.rejected
+    elif isinstance(event, PostPublishedSealed | PostEditedSealed):
+        key = {p.key_id: example_key(p.key_id)}
+        opened = open_records([record(event)], key, set())
+        (clear,) = opened.records
+        assert opened.keys == {event.event_id: KeyRef(p.key_id, p.key_expires_on)}
+        plan = plan_posts(opened.records, channels, set(), now, opened.keys)
+        assert not plan.rejected
+        if isinstance(event, PostPublishedSealed):
+            (new,) = plan.new_posts
+            assert (new.post_id, new.seq) == (p.post_id, LAST_SEQ + 1)
+            assert new.body == clear.event.payload.body.model_dump(mode="json")
+            assert new.body["caption"] == "Match day: kick-off at 15:00"
+            assert new.key == KeyRef(p.key_id, p.key_expires_on)
+            # Its key destroyed: a redelivery of an existing post is a duplicate, of a post
+            # never persisted unreadable (skipped, counted), never poison.
+            redelivered = open_records([record(event)], {}, {p.post_id})
+            replan = plan_posts(redelivered.records, channels, {p.post_id}, now)
+            assert replan.duplicates == 1 and redelivered.unreadable == 0
+        else:
+            (edit,) = plan.edits
+            assert (edit.post_id, edit.caption) == (p.post_id, "Kick-off moved to 15:30")
+            assert edit.key == KeyRef(p.key_id, p.key_expires_on)
+        gone = open_records([record(event)], {}, set())
+        assert gone.records == [] and gone.unreadable == 1 and not gone.rejected
     elif isinstance(event, PostDeleted):
         plan = plan_posts([record(event)], channels, set(), now)
         assert [(d.channel_id, d.post_id) for d in plan.deletes] == [(p.channel_id, p.post_id)]

@@ -1,0 +1,143 @@
+"""Opening sealed post records (crypto-shredding): the step between decoding and planning.
+
+`post.published` and `post.edited` version 2 carry their content sealed under a content
+key that lives in `content_keys` (`shared.content.keys`). `open_batch` reads every key the
+batch names in one query, on the primary, inside the batch's transaction, and opens each
+sealed record once, turning it into its version 1 shape for the pure plan, with the key
+that sealed it alongside (`KeyRef`), so the store can record it on the post and destroy
+the key of the version it replaces.
+
+A record whose key is gone was deleted, edited over or expired before fan-out met it
+again: it is skipped and counted as unreadable, never poison. The one exception is a
+publish of a post that already exists (its key was destroyed by a later edit or delete
+fan-out already applied, and the record is being redelivered): that is a duplicate, as
+it would be with its key. A sealed record whose key exists but which does not open
+(tampered, or sealed for another post) is poison: DLQ, with a reason naming no content.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date
+from uuid import UUID
+
+import asyncpg
+
+from services.fanout.consumer.records import Record
+from shared.content.keys import ContentKeyError, MasterKeys, load_keys
+from shared.events.posts import (
+    PostEdited,
+    PostEditedSealed,
+    PostEditedV1,
+    PostPublished,
+    PostPublishedSealed,
+    PostPublishedV1,
+)
+
+
+@dataclass(frozen=True)
+class KeyRef:
+    """A content key's address in `content_keys`."""
+
+    key_id: UUID
+    expires_on: date
+
+
+@dataclass
+class Opened:
+    """A batch with its sealed records opened.
+
+    `records` are in log order, sealed ones replaced by their version 1 shape; `keys` maps
+    the event id of each opened record to the key that sealed it."""
+
+    records: list[Record] = field(default_factory=list)
+    keys: dict[UUID, KeyRef] = field(default_factory=dict)
+    unreadable: int = 0
+    rejected: list[tuple[Record, str]] = field(default_factory=list)
+
+
+def sealed_keys(records: Sequence[Record]) -> list[tuple[UUID, date]]:
+    """(key_id, expires_on) of every sealed record, each once: what to load."""
+    wanted: dict[UUID, date] = {}
+    for record in records:
+        event = record.event
+        if isinstance(event, PostPublishedSealed | PostEditedSealed):
+            wanted[event.payload.key_id] = event.payload.key_expires_on
+    return list(wanted.items())
+
+
+def open_records(records: Sequence[Record], keys: dict[UUID, bytes], existing: set[UUID]) -> Opened:
+    """Pure: open each sealed record with its loaded key (see the module docstring)."""
+    out = Opened()
+    for record in records:
+        event = record.event
+        if isinstance(event, PostPublishedSealed):
+            p = event.payload
+            key = keys.get(p.key_id)
+            if key is None:
+                if p.post_id in existing:
+                    # A redelivered publish: the plan counts it as the duplicate it is,
+                    # unopened.
+                    out.records.append(record)
+                else:
+                    out.unreadable += 1
+                continue
+            try:
+                opened_body = p.open(key)
+            except ContentKeyError as exc:
+                out.rejected.append((record, str(exc)))
+                continue
+            v1 = PostPublished(
+                event_id=event.event_id,
+                occurred_at=event.occurred_at,
+                request_id=event.request_id,
+                payload=PostPublishedV1(
+                    channel_id=p.channel_id,
+                    post_id=p.post_id,
+                    author_id=p.author_id,
+                    body=opened_body,
+                    created_at=p.created_at,
+                    silent=p.silent,
+                    priority=p.priority,
+                ),
+            )
+            out.records.append(replace(record, event=v1))
+            out.keys[event.event_id] = KeyRef(p.key_id, p.key_expires_on)
+        elif isinstance(event, PostEditedSealed):
+            e = event.payload
+            key = keys.get(e.key_id)
+            if key is None:
+                out.unreadable += 1
+                continue
+            try:
+                content = e.open(key)
+            except ContentKeyError as exc:
+                out.rejected.append((record, str(exc)))
+                continue
+            edited = PostEdited(
+                event_id=event.event_id,
+                occurred_at=event.occurred_at,
+                request_id=event.request_id,
+                payload=PostEditedV1(
+                    channel_id=e.channel_id,
+                    post_id=e.post_id,
+                    text=content.text,
+                    caption=content.caption,
+                    edited_at=e.edited_at,
+                ),
+            )
+            out.records.append(replace(record, event=edited))
+            out.keys[event.event_id] = KeyRef(e.key_id, e.key_expires_on)
+        else:
+            out.records.append(record)
+    return out
+
+
+async def open_batch(
+    conn: asyncpg.Connection, masters: MasterKeys, records: Sequence[Record], existing: set[UUID]
+) -> Opened:
+    """Load the batch's keys (one query) and open its sealed records."""
+    wanted = sealed_keys(records)
+    keys = await load_keys(conn, masters, wanted) if wanted else {}
+    return open_records(records, keys, existing)
