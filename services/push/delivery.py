@@ -100,7 +100,11 @@ class ShardSender:
                 break
         log.info(
             "push shard sent",
-            extra={"post_id": str(shard.post_id), "shard": shard.shard, "outcomes": dict(outcomes)},
+            extra={
+                "post_id": str(shard.post_id),
+                "shard": shard.shard,
+                "outcomes": {o.value: n for o, n in outcomes.items()},
+            },
         )
         return "sent"
 

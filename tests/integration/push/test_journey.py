@@ -20,7 +20,7 @@ from shared.topics import LIVE, PUSH
 from tests.integration.publisher.conftest import Channel, account, create_channel
 from tests.integration.push.conftest import INSECURE, eventually, metric, metrics_of
 from tests.support.processes import ServiceProcess
-from tests.support.push_receiver import PushReceiver, Received, Reply
+from tests.support.push_receiver import HANG, PushReceiver, Received, Reply
 from tests.support.stack import StackSlice
 from tests.support.tokens import auth, operator_auth
 
@@ -51,7 +51,11 @@ async def arrived(receiver: PushReceiver, device: str, post_id: str) -> Received
     async def check() -> bool:
         return any(m.json()["post_id"] == post_id for m in receiver.received_by(device))
 
-    await eventually(check, f"{post_id} at {device}")
+    try:
+        await eventually(check, f"{post_id} at {device}")
+    except AssertionError as exc:
+        attempts = [(a.status, a.error) for a in receiver.attempts_at(device)]
+        raise AssertionError(f"{exc}; attempts at {device}: {attempts}") from None
     return next(m for m in receiver.received_by(device) if m.json()["post_id"] == post_id)
 
 
@@ -222,6 +226,24 @@ async def test_push_journey(
         await eventually(dropped, "the late shard dropped")
         assert len([m for m in receiver.received_by(phone) if m.json()["post_id"] == last_id]) == 1
 
+        # A push service that never answers does not hold back another host's pushes.
+        other = account("follower")
+        async with PushReceiver(receiver.application_server_key) as hanging:
+            stuck = f"stuck-{uuid.uuid4().hex[:8]}"
+            subscribed = await feed.put(
+                "/v1/me/push-subscriptions",
+                json=hanging.new_subscription(stuck),
+                headers=auth(other),
+            )
+            assert subscribed.status_code == 201, subscribed.text
+            hanging.set_replies(stuck, then=HANG)
+            followed = await feed.put(channel.url("/follow"), json={}, headers=auth(other))
+            assert followed.status_code in (200, 201), followed.text
+            slow_id = await publish(pub, channel)
+            await arrived(receiver, phone, slow_id)
+            await hanging.wait_for_attempts(stuck, 1)
+            assert [a.status for a in hanging.attempts_at(stuck)] == [None]  # still hanging
+
         async def dead_lettered() -> bool:
             text = await metrics_of(push)
             return [
@@ -235,7 +257,7 @@ async def test_push_journey(
         exposed = await metrics_of(push) + push.log_text()
         for message in receiver.received:
             exposed += message.plaintext.decode()
-        for secret in (follower, phone, laptop):
+        for secret in (follower, other, phone, laptop, stuck):
             assert secret not in exposed
     finally:
         await pub.aclose()
