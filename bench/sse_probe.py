@@ -16,7 +16,8 @@ per stream is the growth while the last nine tenths open (the first tenth warms 
 and caches), and, for comparison, over all streams.
 
 Usage: python -m bench.sse_probe --streams 10000 [--processes 2] [--posts 3]
-       [--open-concurrency 1000] [--timeout 20] [--json OUT] [--profile FEED.prof]
+       [--open-concurrency 1000] [--timeout 20] [--rounds 1] [--fanout-write-max N]
+       [--json OUT] [--profile FEED.prof] [--logs DIR] [--path /v1/stream]
 Everything stays on 127.0.0.1; every wait is bounded by `--timeout`.
 """
 
@@ -209,6 +210,13 @@ async def _client_main(
             pipe.send(("watching",))
             arrivals = await watching
             pipe.send(("arrivals", arrivals, len(client.streams), client.lost))
+        elif command[0] == "reset":
+            # Close every stream; the next "open" starts over with the same accounts.
+            for stream in client.streams:
+                if stream.transport is not None:
+                    stream.transport.close()
+            client.streams, client.open_times, client.next_request = [], [], 0
+            pipe.send(("reset",))
         else:
             for stream in client.streams:
                 if stream.transport is not None:
@@ -394,8 +402,17 @@ async def probe(a: argparse.Namespace, stack: StackSlice, logs: Path) -> dict[st
                     flush=True,
                 )
                 await asyncio.sleep(1.0)
+        reopen_s: list[float] = []
+        for _ in range(a.rounds - 1):
+            await ask_all(("reset",))
+            await asyncio.sleep(3.0)
+            started = time.monotonic()
+            again = await ask_all(("open", a.streams))
+            reopen_s.append(round(max(o[1] for o in again) - started, 3))
+            print(f"re-opened {sum(o[2] for o in again):,} in {reopen_s[-1]:.2f} s", flush=True)
         await ask_all(("close",))
         return {
+            "reopen_s": reopen_s,
             "streams": streams,
             "wanted": a.streams,
             "open_s": round(open_s, 3),
@@ -434,6 +451,9 @@ async def main() -> None:
         default=None,
         help="fan-out's HERALD_FANOUT_WRITE_MAX_FOLLOWERS (below --streams: no feed rows "
         "are written for the probe's channel, so the figure is the live path alone)",
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="close and re-open all streams this often - 1"
     )
     parser.add_argument("--logs", type=Path, default=None, help="keep service logs here")
     parser.add_argument("--path", default="/v1/stream", help="what the clients GET")
