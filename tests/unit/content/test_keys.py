@@ -119,3 +119,17 @@ def test_production_refuses_the_placeholder_and_a_missing_key() -> None:
     assert real.split(":")[1] not in repr(configured)
     # Outside production an unset key means the development placeholder.
     assert HeraldSettings(content_master_key="").content_master_keys().current_id == "dev"
+
+
+def test_clear_bodies_are_a_benchmark_setting_refused_in_production() -> None:
+    from services.publisher.config import PublisherSettings
+
+    assert PublisherSettings().encrypt_bodies is True
+    assert PublisherSettings(HERALD_PUBLISHER_ENCRYPT_BODIES="false").encrypt_bodies is False
+    with pytest.raises(ValueError, match="refused in production"):
+        PublisherSettings(
+            environment=Environment.PRODUCTION,
+            jwt_secret="x" * 40,
+            content_master_key=_entry("k"),
+            HERALD_PUBLISHER_ENCRYPT_BODIES="false",
+        )
