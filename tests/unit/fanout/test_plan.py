@@ -85,3 +85,26 @@ def test_an_event_not_keyed_by_its_channel_is_rejected() -> None:
     plan = plan_posts(batch, {c: active()}, set(), NOW)
     assert [p.post_id for p in plan.new_posts] == [good.payload.post_id]
     assert [r.event for r, _ in plan.rejected] == [stray, unkeyed]
+
+
+def test_sealed_versions_carry_their_keys_and_superseded_ones_are_discarded() -> None:
+    from datetime import date
+
+    from services.fanout.posts.opening import KeyRef
+
+    c = uuid4()
+    post = published(c)
+    pid = post.payload.post_id
+    first, second = edited(c, pid, "one"), edited(c, pid, "two")
+    gone = published(c)
+    late = edited(c, gone.payload.post_id, "after its delete")
+    keys = {
+        e.event_id: KeyRef(uuid4(), date(2027, 1, 1)) for e in (post, first, second, gone, late)
+    }
+    batch = records(post, first, second, gone, deleted(c, gone.payload.post_id), late)
+    plan = plan_posts(batch, {c: active()}, set(), NOW, keys)
+    assert [p.key for p in plan.new_posts] == [keys[post.event_id], keys[gone.event_id]]
+    (edit,) = plan.edits
+    assert (edit.text, edit.key) == ("two", keys[second.event_id])
+    # The folded-over edit and the edit after the delete never become current.
+    assert plan.discarded_keys == [keys[first.event_id], keys[late.event_id]]
