@@ -21,6 +21,7 @@ import asyncpg
 
 from services.fanout.posts.opening import KeyRef
 from services.fanout.posts.plan import ChannelState, Delete, Edit, NewPost
+from shared.db.ledger import record_post_deletions
 
 
 async def lock_channels(conn: asyncpg.Connection, ids: Sequence[UUID]) -> dict[UUID, ChannelState]:
@@ -215,8 +216,10 @@ async def apply_deletes(
     returns (channel_id, post_id, seq) of the posts deleted now."""
     if not deletes:
         return []
-    await conn.execute(
-        "DELETE FROM content_keys WHERE post_id = ANY($1::uuid[])",
+    destroyed = await conn.fetch(
+        """WITH k AS (DELETE FROM content_keys WHERE post_id = ANY($1::uuid[])
+                      RETURNING channel_id, post_id)
+           SELECT channel_id, post_id, count(*) AS n FROM k GROUP BY 1, 2""",
         [d.post_id for d in deletes],
     )
     rows: list[asyncpg.Record] = await conn.fetch(
@@ -233,5 +236,11 @@ async def apply_deletes(
         [d.channel_id for d in deletes],
         [d.post_id for d in deletes],
         [d.deleted_at for d in deletes],
+    )
+    # The deletion report's evidence, in this same transaction (shared/db/ledger.py).
+    await record_post_deletions(
+        conn,
+        [(r["channel_id"], r["post_id"]) for r in rows],
+        [(k["channel_id"], k["post_id"], k["n"]) for k in destroyed],
     )
     return rows
