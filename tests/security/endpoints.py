@@ -14,6 +14,8 @@ Rules encoded (DESIGN.md "Public API", publisher `api/deps.py`):
 - operator endpoints (`/v1/operator/…`) answer Herald operators only (a token whose
   `roles` hold `herald-operator`); everyone else, anonymous included, gets the 404 of a
   path that does not exist. Everywhere else an operator is a plain account.
+- deletion reports: a channel's own (`…/deletion-report`) answer its owner only (403 to
+  an admin, 404 to everyone else); the operator's answer operators only.
 - push subscriptions (`/v1/me/push-subscriptions`): any account manages its own only;
   another account's subscription id is a 404, like one that does not exist; the push
   key answers anyone.
@@ -24,6 +26,7 @@ resource first, so destructive cells never disturb the others.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -126,6 +129,10 @@ ENDPOINTS: tuple[Endpoint, ...] = (
              "/v1/channels/{channel}/posts/{fresh_post}", _admins(202)),
     Endpoint("insights", "publisher", "GET", C + "/insights", "/v1/channels/{channel}/insights",
              ADMIN_ONLY),
+    Endpoint("deletion report", "publisher", "GET", C + "/deletion-report",
+             "/v1/channels/{channel}/deletion-report?post_id={deleted_post}", _owner_only(200)),
+    Endpoint("operator deletion report", "publisher", "GET", "/v1/operator/deletion-report",
+             "/v1/operator/deletion-report?channel_id={reported_channel}", _operators(200)),
     Endpoint("grant alerts", "publisher", "PUT", "/v1/operator/channels/{channel_id}/alerts",
              "/v1/operator/channels/{channel}/alerts", _operators(204)),
     Endpoint("withdraw alerts", "publisher", "DELETE",
@@ -207,9 +214,33 @@ async def resolve(template: str, world: World) -> str:
             values[name] = await world.fresh_admin()
         elif name == "fresh_subscription":
             values[name] = await _fresh_subscription(world)
+        elif name == "deleted_post":
+            values[name] = await _deleted_post(world)
+        elif name == "reported_channel":
+            await _deleted_post(world)
+            values[name] = world.channel_id
         else:
             raise KeyError(name)
     return template.format(**values)
+
+
+async def _deleted_post(world: World) -> str:
+    """A post of the world's channel deleted for everyone, once fan-out recorded the delete
+    in the deletion ledger (made once per world; the record stays)."""
+    if "deleted_post" not in world.extra:
+        post_id = await world.fresh_post()
+        url = f"/v1/channels/{world.channel_id}"
+        expect(await world.pub.delete(f"{url}/posts/{post_id}", headers=auth(world.owner)), 202)
+        async with asyncio.timeout(60):
+            while True:
+                report = await world.pub.get(
+                    f"{url}/deletion-report", params={"post_id": post_id}, headers=auth(world.owner)
+                )
+                if report.status_code == 200:
+                    break
+                await asyncio.sleep(0.1)
+        world.extra["deleted_post"] = post_id
+    return world.extra["deleted_post"]
 
 
 async def _fresh_subscription(world: World) -> str:
