@@ -51,13 +51,15 @@ of an accepted key is answered before any alert check.
 
 Content keys (crypto-shredding, `shared.content.keys`): every post version (a publish, an
 edit) is sealed under a fresh random key, which is inserted wrapped into `content_keys`
-and committed, in its own statement on the pool, after the checks of step 1 and before
-the produce; the event (`post.published`/`post.edited` v2) carries the sealed content and
-the key's id only. So fan-out always finds the key of a record it is given: a crash after
-the commit leaves a key nothing uses, which goes with its expiry day. A keyed publish
-commits its key on the pool too, not in its election transaction (held open across the
-produce, it would commit only after it); each attempt of a keyed publish seals under its
-own key. `HERALD_PUBLISHER_ENCRYPT_BODIES=false` (benchmarks' baseline only, refused in
+and committed in step 1, before the produce: by the media claim's statement for a post
+with media (no added round trip), else in its own statement on the pool. The event
+(`post.published`/`post.edited` v2) carries the sealed content and the key's id only, so
+fan-out always finds the key of a record it is given; a crash after the commit leaves a
+key nothing uses, which goes with its expiry day. A keyed publish commits its key on the
+pool too, not in its election transaction (held open across the produce, it would commit
+only after it); each attempt of a keyed publish seals under its own key (a timed-out
+attempt that landed anyway leaves a duplicate record whose key only the post's delete or
+expiry destroys). `HERALD_PUBLISHER_ENCRYPT_BODIES=false` (benchmarks' baseline only, refused in
 production) produces version 1 events in the clear instead.
 """
 
@@ -82,7 +84,7 @@ from services.publisher.store import channels as channel_store
 from services.publisher.store import media as media_store
 from services.publisher.store import posts as post_store
 from services.publisher.store.channels import Access
-from shared.content.keys import ContentKey, new_content_key, store_key
+from shared.content.keys import ContentKey, key_row, new_content_key, store_key
 from shared.events.content import MediaKind, MediaRef, Poll, PostBody, PostType
 from shared.events.envelope import Event
 from shared.events.posts import (
@@ -175,26 +177,42 @@ class Publisher:
         # Parsed once at start: a malformed master key stops the process, not a request.
         self.masters = settings.content_master_keys() if settings.encrypt_bodies else None
 
-    async def _content_key(
-        self, channel_id: UUID, post_id: UUID, expires_at: datetime
-    ) -> ContentKey | None:
-        """A fresh key for one post version, committed to `content_keys` (on the pool, in
-        its own statement) before anything sealed under it is produced; None when bodies
-        are not encrypted (benchmark baseline)."""
-        if self.masters is None:
-            return None
-        key = new_content_key()
-        await store_key(self.pool, self.masters, key, _expires_on(expires_at), channel_id, post_id)
-        return key
+    def _new_key(self) -> ContentKey | None:
+        """A fresh key for one post version; None when bodies are not encrypted (the
+        benchmark baseline)."""
+        return None if self.masters is None else new_content_key()
 
-    async def _published(
-        self, access: Access, post_id: UUID, body: PostBody, author_id: str, request: PostCreate
+    def _key_row(
+        self, key: ContentKey, channel_id: UUID, post_id: UUID, expires_at: datetime
+    ) -> tuple[UUID, date, UUID, UUID, str, bytes]:
+        assert self.masters is not None
+        return key_row(self.masters, key, _expires_on(expires_at), channel_id, post_id)
+
+    async def _store_key(
+        self, key: ContentKey | None, channel_id: UUID, post_id: UUID, expires_at: datetime
+    ) -> None:
+        """Commit the key to `content_keys` (on the pool, in its own statement) before
+        anything sealed under it is produced."""
+        if key is not None:
+            assert self.masters is not None
+            await store_key(
+                self.pool, self.masters, key, _expires_on(expires_at), channel_id, post_id
+            )
+
+    def _published(
+        self,
+        access: Access,
+        post_id: UUID,
+        body: PostBody,
+        author_id: str,
+        request: PostCreate,
+        key: ContentKey | None,
     ) -> Event:
-        """The publish event: sealed under a committed new key (v2), or in the clear (v1)."""
-        expires_at = _expires_at(access, post_id)
-        key = await self._content_key(access.channel_id, post_id, expires_at)
+        """The publish event: sealed under `key` (v2; committed by the caller), or in the
+        clear (v1) without one."""
         if key is None:
             return _published(access, post_id, body, author_id, request)
+        expires_at = _expires_at(access, post_id)
         return PostPublishedSealed(
             request_id=request_id_var.get(),
             payload=PostPublishedV2(
@@ -243,8 +261,10 @@ class Publisher:
         post_id = UUID(bytes=uuid7().bytes)
         alert = await self._reserve_alert(access, body, post_id)
         try:
-            post_body = await self._post_body(self.pool, access, body, post_id)
-            event = await self._published(access, post_id, post_body, author_id, body)
+            key = self._new_key()
+            # The key commits with the media claim when there is one (one statement).
+            post_body = await self._post_body(self.pool, access, body, post_id, key)
+            event = self._published(access, post_id, post_body, author_id, body, key)
             try:
                 await self._send(access.channel_id, event)
             except KafkaUnavailable as exc:
@@ -320,7 +340,11 @@ class Publisher:
             try:
                 post_body = await self._post_body(conn, access, body, post_id)
                 # Its key commits on the pool: this transaction commits after the produce.
-                event = await self._published(access, post_id, post_body, author_id, body)
+                sealing = self._new_key()
+                await self._store_key(
+                    sealing, access.channel_id, post_id, _expires_at(access, post_id)
+                )
+                event = self._published(access, post_id, post_body, author_id, body, sealing)
             except BaseException:
                 if alert:
                     await alert_store.release(self.pool, access.channel_id, post_id)
@@ -363,16 +387,25 @@ class Publisher:
         access: Access,
         body: PostCreate,
         post_id: UUID,
+        key: ContentKey | None = None,
     ) -> PostBody:
-        """The event's body, claiming its media (if any) until the post expires."""
+        """The event's body, claiming its media (if any) until the post expires. `key`
+        (only with `db` outside a transaction): committed too, by the media claim's own
+        statement when there is media."""
         media: MediaRef | None = None
+        expires_at = _expires_at(access, post_id)
         if (kind := body.media_kind) is not None:
             assert body.media_id is not None
+            row = (
+                None if key is None else self._key_row(key, access.channel_id, post_id, expires_at)
+            )
             media = await media_store.claim_for_post(
-                db, access.channel_id, body.media_id, kind, _expires_at(access, post_id)
+                db, access.channel_id, body.media_id, kind, expires_at, row
             )
             if media is None:
                 raise _no_such_media(kind)
+        else:
+            await self._store_key(key, access.channel_id, post_id, expires_at)
         return build_body(body, media)
 
     async def _record(
@@ -430,7 +463,8 @@ class Publisher:
             raise Problem(422, f"a {post_type} post edits its {wanted} only", type_="validation")
         edited_at = datetime.now(UTC)
         expires_at: datetime = post["expires_at"]  # type: ignore[assignment]
-        key = await self._content_key(access.channel_id, post_id, expires_at)
+        key = self._new_key()
+        await self._store_key(key, access.channel_id, post_id, expires_at)
         event: Event
         if key is None:
             event = PostEdited(

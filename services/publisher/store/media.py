@@ -8,6 +8,7 @@ it is replaced; the replaced one then expires with its last post (or now).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from uuid import UUID
 
@@ -71,6 +72,7 @@ async def claim_for_post(
     media_id: UUID,
     kind: MediaKind,
     expires_at: datetime,
+    content_key: Sequence[object] | None = None,
 ) -> MediaRef | None:
     """Mark the media used until `expires_at` (a post's expiry) and return it as the post
     body names it; None when it is not live media of `kind` in the channel.
@@ -78,21 +80,41 @@ async def claim_for_post(
     One statement, so it is atomic against retention: retention selects the rows it
     removes `FOR UPDATE SKIP LOCKED` and re-checks them, so either this finds the row gone
     (None) or retention sees it used and keeps it.
+
+    `content_key`: the arguments of `shared.content.keys.INSERT_KEY_SQL` for the post's
+    content key, inserted by the same statement when (and only when) the media is claimed,
+    saving the publish a round trip. A missing expiry-day partition of `content_keys` is
+    created and the statement retried (claiming twice is harmless).
     """
-    row = await db.fetchrow(
-        """
-        UPDATE media SET first_used_at = coalesce(first_used_at, now()),
-                         expires_at = greatest(expires_at, $4)
-        WHERE media_id = $1 AND channel_id = $2 AND kind = $3
-          AND (expires_at IS NULL OR expires_at > now())
-        RETURNING media_id, kind, mime, bytes, width, height
-        """,
-        media_id,
-        channel_id,
-        kind.value,
-        expires_at,
-    )
+    if content_key is None:
+        row = await db.fetchrow(_CLAIM, media_id, channel_id, kind.value, expires_at)
+    else:
+        sql = _CLAIM_WITH_KEY
+        args = (media_id, channel_id, kind.value, expires_at, *content_key)
+        try:
+            row = await db.fetchrow(sql, *args)
+        except asyncpg.CheckViolationError as exc:
+            if "no partition" not in str(exc):
+                raise
+            await db.execute("SELECT herald_ensure_content_key_partitions($1, $1)", content_key[1])
+            row = await db.fetchrow(sql, *args)
     return None if row is None else MediaRef.model_validate(dict(row.items()))
+
+
+_CLAIM = """
+UPDATE media SET first_used_at = coalesce(first_used_at, now()),
+                 expires_at = greatest(expires_at, $4)
+WHERE media_id = $1 AND channel_id = $2 AND kind = $3
+  AND (expires_at IS NULL OR expires_at > now())
+RETURNING media_id, kind, mime, bytes, width, height
+"""
+_CLAIM_WITH_KEY = f"""
+WITH claimed AS ({_CLAIM}), stored AS (
+    INSERT INTO content_keys (key_id, expires_on, channel_id, post_id, master_key_id, wrapped)
+    SELECT $5::uuid, $6::date, $7::uuid, $8::uuid, $9::text, $10::bytea FROM claimed
+)
+SELECT * FROM claimed
+"""
 
 
 async def set_avatar(conn: asyncpg.Connection, channel_id: UUID, media_id: UUID | None) -> bool:
