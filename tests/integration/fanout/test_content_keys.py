@@ -225,3 +225,20 @@ async def test_fanout_killed_between_a_post_and_its_edit_applies_both(
         # Nothing skipped; the original's key went only when the edit was applied.
         assert await metric(again, "herald_fanout_records_unreadable_total") == 0.0
         assert await keys_of(db, post_id) == {edit_key}
+
+
+async def test_a_key_for_a_day_without_a_partition_creates_it(
+    stack: StackSlice, db: asyncpg.Pool
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from shared.content.keys import new_content_key, store_key
+
+    masters = stack.settings().content_master_keys()
+    key = new_content_key()
+    far = datetime.now(UTC).date() + timedelta(days=90)
+    async with db.acquire() as conn:
+        await store_key(conn, masters, key, far, uuid.uuid4(), uuid.uuid4())
+        assert await load_key(conn, key.key_id, far, masters) == key.key
+    partition = f"content_keys_{far:%Y%m%d}"
+    assert await db.fetchval("SELECT to_regclass($1) IS NOT NULL", partition)
