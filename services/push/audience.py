@@ -26,24 +26,34 @@ from shared.events.push import MAX_SHARDS
 # minimum would overflow). $2 is the shard count.
 SHARD_OF_ACCOUNT = "((hashtext(f.account_id)::bigint + 2147483648) % $2)"
 
-# Who follows in a way that a post reaches: a normal post only unmuted followers (the
-# partial index follows_channel_idx covers exactly them), an alert also the muted ones
-# who kept alerts on. Two texts rather than a boolean parameter, so the planner sees the
-# condition it can match to that index.
-_REACHED = {
-    False: "NOT f.muted",
-    True: "(NOT f.muted OR f.alerts)",
+# Who follows in a way that a post reaches, as the followers' rows `f`: a normal post
+# only unmuted followers (the partial index follows_channel_idx covers exactly them); an
+# alert also the muted ones who kept alerts on (follows_channel_alerts_idx, migration
+# 1000). The alert audience is the UNION ALL of the two disjoint sets rather than one
+# `NOT muted OR alerts` condition: Postgres matches neither partial index to that OR and
+# read every follower row of the channel from the heap instead, where each branch here is
+# an index-only scan of its own index. Two texts rather than a boolean parameter, so the
+# planner sees the conditions it can match to those indexes.
+_FOLLOWERS = {
+    False: """(
+        SELECT account_id FROM follows
+        WHERE channel_id = $1 AND active AND NOT muted
+    ) f""",
+    True: """(
+        SELECT account_id FROM follows
+        WHERE channel_id = $1 AND active AND NOT muted
+        UNION ALL
+        SELECT account_id FROM follows
+        WHERE channel_id = $1 AND active AND muted AND alerts
+    ) f""",
 }
 
 
 def _audience_from(alert: bool) -> str:
     return f"""
-    FROM follows f
+    FROM {_FOLLOWERS[alert]}
     JOIN push_subscriptions s ON s.account_id = f.account_id
-    WHERE f.channel_id = $1
-      AND f.active
-      AND {_REACHED[alert]}
-      AND (s.expiration_time IS NULL OR s.expiration_time > now())
+    WHERE (s.expiration_time IS NULL OR s.expiration_time > now())
 """
 
 
