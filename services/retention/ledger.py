@@ -7,10 +7,11 @@ delete it describes, so a kill never leaves a delete unrecorded or a count doubl
 
 - row deletes (shorter-retention posts, expired media): `add_expiry` in the batch's
   transaction;
-- a dropped day partition: `stage_partition` counts its rows per channel and day before
-  the partition is detached (one grouped query; the count is replaced, not added, if a
-  killed run repeats it), and `fold_partition` moves those counts into the ledger in the
-  transaction that drops the table.
+- a dropped day partition: `add_partition` counts the detached table's rows per channel
+  and day (one grouped query) and adds them to the ledger in the transaction that drops
+  the table. Once detached, nothing writes to the table any more, so the count is exact,
+  and a kill before that transaction commits leaves the table to the next run, which
+  counts it then.
 
 The ledger's own rows go after `LEDGER_TTL`, the period of the audit log.
 """
@@ -93,43 +94,21 @@ def partition_counts_sql(table: str, name: str, day: date) -> tuple[str, list[ob
     raise ValueError(table)
 
 
-async def stage_partition(pool: asyncpg.Pool, table: str, name: str, day: date) -> int:
-    """Count the partition's rows per channel and day into retention_partition_counts,
-    replacing an earlier count of it; return how many channels it held."""
+async def add_partition(conn: asyncpg.Connection, table: str, name: str, day: date) -> None:
+    """Add the rows of partition `name` (detached, about to be dropped) to the ledger, one
+    more partition for each channel and day it held (caller's transaction: the one that
+    drops it)."""
     sql, args = partition_counts_sql(table, name, day)
-    async with pool.acquire() as conn, conn.transaction():
-        rows = await conn.fetch(sql, *args)
-        await conn.execute("DELETE FROM retention_partition_counts WHERE partition_name = $1", name)
-        await conn.execute(
-            """INSERT INTO retention_partition_counts
-                   (partition_name, channel_id, day, rows_dropped, keys_destroyed)
-               SELECT $1, * FROM unnest($2::uuid[], $3::date[], $4::bigint[], $5::bigint[])""",
-            name,
-            [r["channel_id"] for r in rows],
-            [r["day"] for r in rows],
-            [r["rows_dropped"] for r in rows],
-            [r["keys_destroyed"] for r in rows],
-        )
-    return len(rows)
-
-
-async def fold_partition(conn: asyncpg.Connection, name: str) -> None:
-    """Move the staged counts of partition `name` into the ledger, one more partition for
-    each channel and day it held (caller's transaction: the one that drops it)."""
     await conn.execute(
-        """WITH staged AS (
-               DELETE FROM retention_partition_counts WHERE partition_name = $1
-               RETURNING channel_id, day, rows_dropped, keys_destroyed)
-           INSERT INTO deletion_ledger
-               (channel_id, day, rows_dropped, partitions_dropped, keys_destroyed)
-           SELECT channel_id, day, sum(rows_dropped), 1, sum(keys_destroyed)
-           FROM staged GROUP BY channel_id, day
-           ON CONFLICT (channel_id, day) WHERE day IS NOT NULL DO UPDATE
-               SET rows_dropped = deletion_ledger.rows_dropped + excluded.rows_dropped,
-                   partitions_dropped = deletion_ledger.partitions_dropped + 1,
-                   keys_destroyed = deletion_ledger.keys_destroyed + excluded.keys_destroyed,
-                   at = now()""",
-        name,
+        f"""INSERT INTO deletion_ledger
+                (channel_id, day, rows_dropped, partitions_dropped, keys_destroyed)
+            SELECT channel_id, day, rows_dropped, 1, keys_destroyed FROM ({sql}) c
+            ON CONFLICT (channel_id, day) WHERE day IS NOT NULL DO UPDATE
+                SET rows_dropped = deletion_ledger.rows_dropped + excluded.rows_dropped,
+                    partitions_dropped = deletion_ledger.partitions_dropped + 1,
+                    keys_destroyed = deletion_ledger.keys_destroyed + excluded.keys_destroyed,
+                    at = now()""",
+        *args,
     )
 
 

@@ -47,9 +47,9 @@ itself, which queues behind every running transaction that touched the table and
 every publish (the publisher inserts a key before each produce) and every fan-out key read
 behind it; the concurrent detach never blocks them.
 
-Every dropped partition is recorded in the deletion ledger (ledger.py): its rows are
-counted per channel and day before the detach, and the counts enter the ledger in the
-transaction that drops the table.
+Every dropped partition is recorded in the deletion ledger (ledger.py): the detached
+table's rows are counted per channel and day, and added to the ledger, in the transaction
+that drops it.
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import asyncpg
 
-from services.retention.ledger import fold_partition, stage_partition
+from services.retention.ledger import add_partition
 from services.retention.posts import uuid7_floor
 from services.retention.trims import record_trims
 from shared.db.timing import timed
@@ -225,7 +225,6 @@ async def drop_partition(
     if partition.attached and not partition.detach_pending:
         if table == "posts":
             await _record_partition_trims(pool, name)
-        await stage_partition(pool, table, name, partition.day + _ledger_offset(table))
         async with pool.acquire() as conn:
             # Outside any transaction block, as CONCURRENTLY requires.
             await conn.execute(
@@ -239,8 +238,9 @@ async def drop_partition(
                 timeout=detach_timeout_s,
             )
     async with pool.acquire() as conn, conn.transaction():
+        if await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", f'"{name}"'):
+            await add_partition(conn, table, name, partition.day + _ledger_offset(table))
         await conn.execute(f'DROP TABLE IF EXISTS "{name}"', timeout=detach_timeout_s)
-        await fold_partition(conn, name)
     PARTITIONS_DROPPED.labels(table=table).inc()
     log.info("partition dropped", extra={"partition": name})
 

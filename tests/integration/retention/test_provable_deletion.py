@@ -154,9 +154,15 @@ def sealed_payloads(records: list[Record], post_id: UUID) -> list[dict[str, Any]
 
 
 async def held_keys(db: asyncpg.Pool, masters: MasterKeys) -> list[bytes]:
-    """Every content key Herald still holds, unwrapped."""
-    rows = await db.fetch("SELECT key_id, master_key_id, wrapped FROM content_keys")
-    return [masters.unwrap(r["master_key_id"], r["key_id"], bytes(r["wrapped"])) for r in rows]
+    """Every content key Herald still holds, unwrapped (rows other tests wrote with no
+    real wrap open under no master key: nobody could use them)."""
+    keys = []
+    for r in await db.fetch("SELECT key_id, master_key_id, wrapped FROM content_keys"):
+        try:
+            keys.append(masters.unwrap(r["master_key_id"], r["key_id"], bytes(r["wrapped"])))
+        except ContentKeyError:
+            continue
+    return keys
 
 
 def opens(payload: dict[str, Any], keys: list[bytes]) -> list[Any]:
