@@ -1,11 +1,13 @@
 """Deleted channels (`channels.status = 'deleted'`): all their content goes in one run.
 
 For each deleted channel not yet purged (or purged less than a grace period ago, to
-sweep posts fan-out may still have been writing): its posts with their feed rows and
-interactions (posts.delete_posts, in batches by seq), then whatever rows of the channel
-are left in reactions, poll_votes, post_counters, post_views, follows, channel_stats,
-channel_follower_days and post_requests, each in bounded batches. Its media rows and
-files go in the media step (media.py), which treats a deleted channel's media as expired.
+sweep posts fan-out may still have been writing): its posts with their feed rows,
+interactions and content keys (posts.delete_posts, in batches by seq; keys by post id, so
+the channel's records on the posts topic and the DLQ are unreadable from then on), then
+whatever rows of the channel are left in reactions, poll_votes, post_counters, post_views,
+follows, channel_stats, channel_follower_days and post_requests, each in bounded batches.
+Its media rows and files go in the media step (media.py), which treats a deleted
+channel's media as expired.
 
 The channel row itself stays as the publisher's tombstone (its handle is already free for
 reuse), blanked of its name, description and avatar. Every batch is its own transaction
@@ -75,6 +77,12 @@ async def purge_channel(pool: asyncpg.Pool, channel_id: UUID, now: datetime, bat
                WHERE channel_id = $1 ORDER BY seq LIMIT $2""",
             channel_id,
             batch,
+        )
+        # Their content keys too: the channel's records on the posts topic and the DLQ
+        # become unreadable now rather than on their expiry day.
+        await conn.execute(
+            "DELETE FROM content_keys WHERE post_id = ANY($1::uuid[])",
+            [r["post_id"] for r in rows],
         )
         return await delete_posts(conn, refs(rows))
 

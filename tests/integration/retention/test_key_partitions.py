@@ -132,3 +132,21 @@ async def test_expired_days_lose_their_keys_and_the_ledger_counts_it(
     await run(now + timedelta(days=2))
     assert await keys_left(db, daily) == 0
     assert (await ledger(db, daily, control_day) or {}).get("keys_destroyed") == 1
+
+
+async def test_a_deleted_channel_loses_its_keys_with_its_posts(
+    db: asyncpg.Pool, builder: Builder, run: Run
+) -> None:
+    now = datetime.now(UTC)
+    channel = await builder.channel(retention_days=30)
+    posts = await builder.posts(channel, [now - timedelta(days=2), now - timedelta(hours=1)])
+    await add_keys(db, posts, (now + timedelta(days=28)).date())
+    neighbour = await builder.channel(retention_days=30)
+    kept = await builder.posts(neighbour, [now - timedelta(hours=1)])
+    await add_keys(db, kept, (now + timedelta(days=29)).date())
+    await builder.set_status(channel, "deleted")
+
+    await run(now)
+
+    assert await keys_left(db, channel) == 0
+    assert await keys_left(db, neighbour) == 1
