@@ -9,6 +9,10 @@ httptools.
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
+import socket
+import sys
 from dataclasses import dataclass
 from typing import Literal
 
@@ -21,6 +25,7 @@ from shared.db.migrate import migrate
 from shared.db.pool import create_pool, observe_pool, postgres_reachable
 from shared.http.ops import Readiness
 from shared.kafka import kafka_reachable, make_producer
+from shared.metrics import multiprocess
 from shared.metrics.common import BUILD_INFO
 from shared.producer import ProducerHolder
 from shared.retry import retry_until
@@ -28,6 +33,9 @@ from shared.settings import HeraldSettings
 from shared.topics import ensure_topics
 
 VERSION = "0.1.0"
+log = logging.getLogger(__name__)
+# How often a worker of a multiprocess service refreshes its pool gauges.
+POOL_OBSERVE_S = 5.0
 
 
 async def wait_for_kafka(settings: HeraldSettings) -> None:
@@ -49,6 +57,7 @@ class Dependencies:
     readiness: Readiness
     pool: asyncpg.Pool | None = None
     producer: ProducerHolder | None = None
+    _observer: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         BUILD_INFO.labels(service=self.service, version=VERSION).set(1)
@@ -58,6 +67,10 @@ class Dependencies:
         pool = self.pool
         self.readiness.add("postgres", lambda: postgres_reachable(pool))
         self.readiness.scrape_hooks.append(lambda: observe_pool(pool, self.service))
+        if multiprocess.enabled():
+            # A scrape runs the hooks of the one worker it reaches: the others refresh
+            # their pool gauges on a timer instead.
+            self._observer = asyncio.create_task(self._observe_pool(pool), name="observe-pool")
         await wait_for_kafka(self.settings)
         producer = make_producer(self.settings)
         # Each start is bounded by the holder; a timeout means the broker went away again.
@@ -70,7 +83,14 @@ class Dependencies:
         self.producer = producer
         self.readiness.add("kafka", lambda: kafka_reachable(producer))
 
+    async def _observe_pool(self, pool: asyncpg.Pool) -> None:
+        while True:
+            observe_pool(pool, self.service)
+            await asyncio.sleep(POOL_OBSERVE_S)
+
     async def stop(self) -> None:
+        if self._observer is not None:
+            self._observer.cancel()
         if self.producer is not None:
             await self.producer.stop()
         if self.pool is not None:
@@ -98,10 +118,15 @@ def serve_http(
     port: int,
     *,
     http: type[asyncio.Protocol] | Literal["httptools"] = "httptools",
+    reuse_port: bool = False,
 ) -> None:
     """Run an HTTP service until SIGINT/SIGTERM (uvicorn handles both gracefully).
-    `http` is the connection protocol: uvicorn's httptools one or a subclass of it."""
-    uvicorn.run(
+    `http` is the connection protocol: uvicorn's httptools one or a subclass of it.
+    `reuse_port`: bind the listening socket with SO_REUSEPORT, so several processes each
+    bind their own socket on the same port and the kernel spreads new connections over
+    them (the feed's workers, see `services.feed.workers`). Exits with status 3 when
+    the app does not start, as `uvicorn.run` does."""
+    config = uvicorn.Config(
         app,
         host=host,
         port=port,
@@ -114,3 +139,39 @@ def serve_http(
         # Bound connections per process; SSE clients hold one each.
         limit_concurrency=20_000,
     )
+    server = _Server(config)
+    server.run(sockets=[reuse_port_socket(host, port)] if reuse_port else None)
+    if not server.started:
+        sys.exit(STARTUP_FAILURE)
+
+
+# uvicorn's exit status for an app that did not start.
+STARTUP_FAILURE = 3
+# Logged by each process serving a shared port once it accepts connections.
+LISTENING = "listening on a shared port"
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, saying when a process with its own socket (one of several on a
+    port) starts accepting: uvicorn logs nothing then."""
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if sockets is not None and self.started:
+            port = sockets[0].getsockname()[1]
+            log.info(LISTENING, extra={"port": port, "pid": os.getpid()})
+
+
+def reuse_port_socket(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to (host, port) with SO_REUSEPORT (and SO_REUSEADDR, so a
+    restarted process binds while old connections linger); the server listens on it."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock

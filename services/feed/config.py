@@ -35,12 +35,23 @@ class FeedSettings(HttpServiceSettings):
     sse_heartbeat_s: float = Field(
         default=15.0, gt=0, validation_alias="HERALD_FEED_SSE_HEARTBEAT_S"
     )
-    # Events waiting for one slow client; when full the client is dropped and resumes
-    # later with Last-Event-ID (a replay from Postgres), so nothing is lost.
+    # How far one client may fall behind, in events: the bytes waiting to be sent to a
+    # stream (or held for it while its replay runs) are capped at this many times 8 KiB
+    # (a post event's size at most); past that the client is cut off and resumes later
+    # with Last-Event-ID (a replay from Postgres), so nothing is lost.
     sse_queue_max: int = Field(default=64, ge=1, validation_alias="HERALD_FEED_SSE_QUEUE_MAX")
     # A reconnect replays at most this many changes; past it the client gets `resync`.
     sse_replay_max: int = Field(default=500, ge=1, validation_alias="HERALD_FEED_SSE_REPLAY_MAX")
     # Key of the HMAC that names an account in follow signals on herald.live.v1 (see
+    # Replays (reconnects with Last-Event-ID) reading Postgres at once, per process: a
+    # reconnect storm queues here instead of taking every pooled connection from live
+    # delivery and the API. Keep it under HERALD_DB_POOL_MAX.
+    sse_replays_concurrent: int = Field(
+        default=4, ge=1, validation_alias="HERALD_FEED_SSE_REPLAYS_CONCURRENT"
+    )
+    # Feed processes sharing the port (`services.feed.workers`); 1: a single process, no
+    # supervisor. Caps such as HERALD_FEED_SSE_MAX_CONNECTIONS stay per process.
+    workers: int = Field(default=1, ge=1, le=64, validation_alias="HERALD_FEED_WORKERS")
     # `shared.events.live.account_tag`). Every feed process must have the same key; a
     # change only makes signals sent across the switch miss until streams reconnect.
     live_signal_key: str = Field(

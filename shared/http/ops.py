@@ -3,7 +3,8 @@
 `/healthz` says the process is alive. `/readyz` runs the service's readiness checks
 (Kafka and Postgres reachable) concurrently, each bounded, and answers 503 naming the
 failing ones. Services without an HTTP API serve these from `create_ops_app` on their
-own port inside their event loop.
+own port inside their event loop. `/metrics` of a service run as several worker
+processes merges them all (`shared.metrics.multiprocess`).
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from collections.abc import Awaitable, Callable, Iterator
 import uvicorn
 from fastapi import APIRouter, FastAPI, Response
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from shared.http.problems import problem_response
+from shared.metrics import multiprocess
 
 ReadinessCheck = Callable[[], Awaitable[bool]]
 # Called before each scrape, to refresh gauges that are cheaper to read than to track.
@@ -60,7 +62,8 @@ def ops_router(readiness: Readiness) -> APIRouter:
     async def metrics() -> Response:
         for hook in readiness.scrape_hooks:
             hook()
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+        # Several workers behind one port: every worker's samples, merged.
+        return Response(multiprocess.exposition(), media_type=CONTENT_TYPE_LATEST)
 
     return router
 

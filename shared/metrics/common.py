@@ -1,4 +1,9 @@
-"""Metrics every service exports (the `service` label is one of four fixed names)."""
+"""Metrics every service exports (the `service` label is one of five fixed names).
+
+Gauges name their `multiprocess_mode`: how the feed's workers' values merge into one
+scrape (`shared.metrics.multiprocess`); single-process services ignore it. `live…`
+modes forget a worker once it exits.
+"""
 
 from __future__ import annotations
 
@@ -52,11 +57,15 @@ CONSUMER_LAG = Gauge(
     "herald_consumer_lag_records",
     "Records behind the broker's end offset, by topic and partition.",
     ["service", "topic", "partition"],
+    # Every feed worker reads every partition: the furthest behind counts.
+    multiprocess_mode="livemax",
 )
 DB_POOL_CONNECTIONS = Gauge(
     "herald_db_pool_connections",
     "Postgres pool connections by state (in_use, idle).",
     ["service", "state"],
+    # One pool per worker: the connections of all of them.
+    multiprocess_mode="livesum",
 )
 DB_QUERY_SECONDS = Histogram(
     "herald_db_query_duration_seconds",
@@ -65,5 +74,8 @@ DB_QUERY_SECONDS = Histogram(
     buckets=LATENCY_BUCKETS,
 )
 BUILD_INFO = Gauge(
-    "herald_build_info", "Always 1; labels say which Herald version runs.", ["service", "version"]
+    "herald_build_info",
+    "Always 1; labels say which Herald version runs.",
+    ["service", "version"],
+    multiprocess_mode="livemax",
 )

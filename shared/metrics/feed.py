@@ -12,9 +12,12 @@ from prometheus_client import Counter, Gauge, Histogram
 # minutes while a dependency is down: wider than the request latency buckets.
 PIPELINE_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
 
+# With several feed workers (multiprocess mode, `shared.metrics.multiprocess`) each live
+# worker's count is its own series, labelled `pid`: dashboards sum them.
 SSE_CONNECTIONS = Gauge(
     "herald_feed_sse_connections",
     "Server-Sent Events streams currently open on this process.",
+    multiprocess_mode="liveall",
 )
 SSE_EVENTS_PUSHED = Counter(
     "herald_feed_sse_events_pushed_total",
@@ -35,7 +38,9 @@ SSE_REJECTED = Counter(
 )
 SSE_SLOW_CLIENTS_DROPPED = Counter(
     "herald_feed_sse_slow_clients_dropped_total",
-    "Streams closed because their bounded queue was full (they resume with Last-Event-ID).",
+    "Streams cut off because they stopped reading: more than HERALD_FEED_SSE_QUEUE_MAX "
+    "events' worth of bytes (8 KiB each) waited to be sent to them, or was held for them "
+    "while their replay ran (they resume with Last-Event-ID).",
 )
 LIVE_EVENTS_CONSUMED = Counter(
     "herald_feed_live_events_total",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -53,6 +54,9 @@ class ServiceProcess:
             cwd=ROOT,
             stdout=log_file,
             stderr=subprocess.STDOUT,
+            # Its own process group: a feed with workers is a supervisor and its children,
+            # and `stop` must not leave a worker behind on the port.
+            start_new_session=True,
         )
 
     async def start(self, timeout_s: float = 60.0) -> ServiceProcess:
@@ -92,12 +96,18 @@ class ServiceProcess:
             self.proc.kill()
             self.proc.wait(timeout=10)
 
-    def stop(self, timeout_s: float = 15.0) -> None:
-        if self.proc is None or self.proc.poll() is not None:
+    def stop(self, timeout_s: float = 25.0) -> None:
+        """SIGTERM (a feed supervisor passes it to its workers), then SIGKILL to the
+        whole process group of what is left after `timeout_s`."""
+        if self.proc is None:
             return
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        # Workers of a supervisor that was killed (or of one that exited early).
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, signal.SIGKILL)

@@ -6,10 +6,15 @@ replay after `Last-Event-ID` (written to the transport), then hand-over to the h
 the transport asks to pause), hands the connection over (`live.transport`) and ends the
 ASGI request. The hub alone writes to the stream from then on; the connection's end
 unregisters it. Any failure before the hand-over unregisters it too.
+
+Replays read Postgres under a per-process cap (`replay_slots`,
+`HERALD_FEED_SSE_REPLAYS_CONCURRENT`): only the query holds a slot, not the writing to a
+client that reads slowly.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 
 import asyncpg
@@ -45,6 +50,7 @@ class EventStreamResponse(Response):
         resume_from: EventId | None,
         opened_at: EventId,
         replay_max: int,
+        replay_slots: asyncio.Semaphore,
     ) -> None:
         # No body and no Content-Length: the server sends it chunked, as render expects.
         self.status_code = 200
@@ -57,6 +63,7 @@ class EventStreamResponse(Response):
         self.resume_from = resume_from
         self.opened_at = opened_at
         self.replay_max = replay_max
+        self.replay_slots = replay_slots
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         hub, stream, connection = self.hub, self.stream, self.connection
@@ -84,7 +91,9 @@ class EventStreamResponse(Response):
         sent: set[EventId] = set()
         if self.resume_from is None:
             return sent
-        async with self.pool.acquire() as db:
+        # A slot first, then a connection: a reconnect storm queues here, leaving the rest
+        # of the pool to live delivery and the API. Live items stay held meanwhile.
+        async with self.replay_slots, self.pool.acquire() as db:
             rows = await queries.replay(
                 db, self.stream.account_id, self.resume_from, self.replay_max + 1
             )

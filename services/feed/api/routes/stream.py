@@ -4,7 +4,9 @@ Events: `post`, `post_deleted`, `counters`, `history_trimmed`, `resync` (see
 `live.render`); post changes carry an orderable `id` (see `live.ids`), and the stream
 starts with its position as an id. A reconnect with the `Last-Event-ID` header replays,
 from Postgres, the post changes after that id (at most `HERALD_FEED_SSE_REPLAY_MAX`;
-past that a single `resync` tells the client to refetch).
+past that a single `resync` tells the client to refetch); at most
+`HERALD_FEED_SSE_REPLAYS_CONCURRENT` replays read Postgres at once per process, the
+others wait their turn (their live events held meanwhile).
 Browsers' `EventSource` sends no headers on the first open: it authenticates with
 `?ticket=` (see `routes.tickets`) and resumes with `?last_event_id=`. When both the
 header and the query give an id, the header wins: `EventSource` sets it on its own
@@ -21,6 +23,7 @@ the rest (registration, caps, the response).
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request
@@ -92,4 +95,14 @@ async def open_stream(request: Request, account_id: str, resume_from: EventId | 
         resume_from=resume_from,
         opened_at=EventId.at(now),
         replay_max=settings.sse_replay_max,
+        replay_slots=_replay_slots(request, settings.sse_replays_concurrent),
     )
+
+
+def _replay_slots(request: Request, size: int) -> asyncio.Semaphore:
+    """The process's cap on concurrent replays (made on first use, on the app's loop)."""
+    state = request.app.state
+    slots: asyncio.Semaphore | None = getattr(state, "replay_slots", None)
+    if slots is None:
+        slots = state.replay_slots = asyncio.Semaphore(size)
+    return slots
