@@ -25,6 +25,7 @@ from services.feed.api.routes import (
     interactions,
     media,
     push,
+    reports,
     stream,
     tickets,
     timeline,
@@ -110,6 +111,7 @@ def create_app(settings: FeedSettings | None = None) -> FastAPI:
         tickets,
         media,
         push,
+        reports,
     ):
         app.include_router(module.router)
     return app

@@ -14,6 +14,7 @@ from pydantic import Field, model_validator
 from shared.settings import Environment, HttpServiceSettings
 
 DEV_LIVE_SIGNAL_KEY = "dev-only-live-signal-key-change-me-0000"
+DEV_REPORT_KEY = "dev-only-report-key-change-me-00000000000"
 
 
 class FeedSettings(HttpServiceSettings):
@@ -58,12 +59,35 @@ class FeedSettings(HttpServiceSettings):
         default=DEV_LIVE_SIGNAL_KEY, validation_alias="HERALD_FEED_LIVE_SIGNAL_KEY"
     )
 
+    # Key of the HMAC that stands for a reporter (`reports.reporter_tag`). Its own key, not
+    # the live-signal one: tags are stored while a report is open, so rotating this key
+    # lets an account file a second open report on a target until it is resolved, where
+    # rotating the live key only drops signals in flight. Same on every feed process.
+    report_key: str = Field(
+        default=DEV_REPORT_KEY, repr=False, validation_alias="HERALD_FEED_REPORT_KEY"
+    )
+    # Reports per account: a token bucket of this many per minute, bursts of as many. A
+    # person reports a few things a day; a script filing reports by the hundred is abuse.
+    reports_per_minute: int = Field(
+        default=10, ge=1, le=10_000, validation_alias="HERALD_FEED_REPORTS_PER_MINUTE"
+    )
+
     @model_validator(mode="after")
     def _refuse_placeholder_signal_key(self) -> Self:
         weak = self.live_signal_key == DEV_LIVE_SIGNAL_KEY or len(self.live_signal_key) < 32
         if self.environment is Environment.PRODUCTION and weak:
             raise ValueError(
                 "HERALD_FEED_LIVE_SIGNAL_KEY must be a real secret of at least 32 characters "
+                "in production (the same on every feed process)"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_report_key(self) -> Self:
+        weak = self.report_key == DEV_REPORT_KEY or len(self.report_key) < 32
+        if self.environment is Environment.PRODUCTION and weak:
+            raise ValueError(
+                "HERALD_FEED_REPORT_KEY must be a real secret of at least 32 characters "
                 "in production (the same on every feed process)"
             )
         return self

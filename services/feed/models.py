@@ -241,3 +241,35 @@ class PushKey(BaseModel):
         description="VAPID application server key: base64url (no padding) of the 65-byte "
         "uncompressed P-256 public point, for PushManager.subscribe's applicationServerKey"
     )
+
+
+# ------------------------------------------------------------------ reports
+
+
+class ReportReason(StrEnum):
+    SPAM = "spam"
+    SCAM = "scam"
+    IMPERSONATION = "impersonation"
+    VIOLENCE = "violence"
+    HATE = "hate"
+    SEXUAL = "sexual"
+    MISINFORMATION = "misinformation"
+    OTHER = "other"
+
+
+REPORT_NOTE_MAX = 1000
+
+
+class ReportCreate(Request):
+    channel_id: UUID
+    post_id: UUID | None = Field(
+        default=None, description="the reported post; absent: the channel itself"
+    )
+    reason: ReportReason
+    note: str | None = Field(
+        default=None, max_length=REPORT_NOTE_MAX, description="what operators should know"
+    )
+
+
+class ReportAccepted(BaseModel):
+    report_id: UUID

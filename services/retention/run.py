@@ -31,6 +31,7 @@ from services.retention.expiry import expire_short_retention_posts
 from services.retention.ledger import expire_ledger
 from services.retention.media import expire_media
 from services.retention.partitions import create_ahead, drop_expired, oldest_partition_days
+from services.retention.reports import purge_reports
 from services.retention.requests import expire_publisher_bookkeeping
 from services.retention.topics import check_topic_configs
 from services.retention.trims import emit_trims
@@ -93,6 +94,7 @@ async def run_once(
             report.media_deleted = await expire_media(pool, media_store, now, batch)
             report.bookkeeping_expired = await expire_publisher_bookkeeping(pool, now, batch)
             report.ledger_expired = await expire_ledger(pool, now, batch)
+            await purge_reports(pool, now, batch)
             report.trims_emitted += await emit_trims(pool, producer, settings)
             report.topic_corrections = await check_topic_configs(settings)
             await _observe_oldest(lock_conn, now)
