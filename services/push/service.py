@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 
 from services.push.config import PushSettings
@@ -32,6 +33,13 @@ log = logging.getLogger(__name__)
 
 PLANNER_GROUP = "herald-push"
 SENDER_GROUP = "herald-push-send"
+LOOP_NAMES = ("planner", "sender")
+
+
+async def _loop_ready(loops: dict[str, RecordLoop], name: str) -> bool:
+    """Whether the consumer loop `name` exists yet and has joined with known positions."""
+    loop = loops.get(name)
+    return loop is not None and await loop.ready()
 
 
 async def run_service(settings: PushSettings, stop: asyncio.Event) -> None:
@@ -49,13 +57,20 @@ async def run_service(settings: PushSettings, stop: asyncio.Event) -> None:
         per_host_concurrency=settings.per_host_concurrency,
         max_connections=settings.send_concurrency,
     )
-    loops: list[RecordLoop] = []
+    loops: dict[str, RecordLoop] = {}
+    # The consumers' readiness checks are registered before anything connects. /readyz
+    # answers 200 once every check present passes, and the dependencies add theirs one
+    # by one as they come up (Postgres first): checks added only after that could let
+    # the process be "ready" before its planner had joined — and a planner group new to
+    # the live topic starts at its end, so a post published meanwhile was never pushed.
+    for name in LOOP_NAMES:
+        readiness.add(f"{name}-consumer", functools.partial(_loop_ready, loops, name))
     try:
         await deps.start()
         await sender.start()
         pool, producer = deps.require_pool(), deps.require_producer()
         live_topic, push_topic = settings.topic(LIVE.name), settings.topic(PUSH.name)
-        loops = [
+        for loop in (
             RecordLoop(
                 settings=settings,
                 consumer=make_consumer(
@@ -101,16 +116,17 @@ async def run_service(settings: PushSettings, stop: asyncio.Event) -> None:
                 topic=push_topic,
                 max_records=1,
             ),
+        ):
+            loops[loop.name] = loop
+        tasks = [
+            asyncio.create_task(loop.run(), name=f"push-{loop.name}") for loop in loops.values()
         ]
-        for loop in loops:
-            readiness.add(f"{loop.name}-consumer", loop.ready)
-        tasks = [asyncio.create_task(loop.run(), name=f"push-{loop.name}") for loop in loops]
         stopping = asyncio.create_task(stop.wait())
         done, _ = await asyncio.wait({*tasks, stopping}, return_when=asyncio.FIRST_COMPLETED)
         for task in done:
             if task is not stopping and task.exception() is not None:
                 log.error("push loop died", exc_info=task.exception())
-        for loop in loops:
+        for loop in loops.values():
             loop.request_stop()
         stopping.cancel()
         results = await asyncio.gather(*tasks, return_exceptions=True)
