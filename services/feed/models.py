@@ -74,6 +74,11 @@ class ChannelSummary(BaseModel):
         return cls(**{name: row[name] for name in cls.model_fields})
 
 
+class PinnedPost(BaseModel):
+    post_id: UUID
+    seq: int
+
+
 class ChannelPublic(ChannelSummary):
     description: str
     category: str
@@ -83,6 +88,11 @@ class ChannelPublic(ChannelSummary):
     created_at: datetime
     reactions: str = Field(description="all, limited or none")
     allowed_reactions: list[str]
+    pinned: list[PinnedPost] = Field(
+        default_factory=list,
+        description="the channel's pinned posts (at most 3), newest pin first; only on the "
+        "card (empty in directory entries)",
+    )
 
 
 class DirectoryEntry(ChannelPublic):

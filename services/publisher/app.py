@@ -14,9 +14,10 @@ Limits every endpoint shares:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -29,11 +30,13 @@ from services.publisher.api.routes import (
     insights,
     media,
     operator,
+    pins,
     posts,
 )
 from services.publisher.config import PublisherSettings
 from services.publisher.media.upload import MAX_BODY_BYTES
 from services.publisher.publishing import Publisher
+from services.publisher.scheduler import Scheduler
 from shared.http.app import create_http_app
 from shared.http.ops import Readiness
 from shared.media import LocalMediaStore
@@ -87,9 +90,17 @@ def create_app(settings: PublisherSettings | None = None) -> FastAPI:
             settings=settings,
             service=SERVICE,
         )
+        # Scheduled posts go out from every publisher process (they share due rows).
+        scheduler = asyncio.create_task(
+            Scheduler(deps.require_pool(), app.state.publisher, settings).run(),
+            name="scheduler",
+        )
         try:
             yield
         finally:
+            scheduler.cancel()
+            with suppress(asyncio.CancelledError):
+                await scheduler
             await deps.stop()
 
     app = create_http_app(
@@ -105,4 +116,5 @@ def create_app(settings: PublisherSettings | None = None) -> FastAPI:
     _install_error_handlers(app)
     for module in (channels, media, posts, insights, operator, deletion_report):
         app.include_router(module.router)
+    app.include_router(pins.router)
     return app

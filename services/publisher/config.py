@@ -21,6 +21,16 @@ class PublisherSettings(HttpServiceSettings):
     # content key) as the baseline that encryption is measured against. Refused in
     # production: a body in the clear stays readable in the log for its whole retention.
     encrypt_bodies: bool = Field(default=True, validation_alias="HERALD_PUBLISHER_ENCRYPT_BODIES")
+    # Scheduled posts: `publish_at` at least this far ahead (DESIGN.md: 1 minute; tests
+    # lower it to schedule a second ahead) and at most 30 days.
+    schedule_min_ahead_s: float = Field(
+        default=60.0, ge=0, le=3600, validation_alias="HERALD_PUBLISHER_SCHEDULE_MIN_AHEAD_S"
+    )
+    # How often the scheduler looks for due posts: a post goes out at most this long (plus
+    # the produce) after its time; the promise is 2 s.
+    schedule_poll_s: float = Field(
+        default=0.5, gt=0, le=2, validation_alias="HERALD_PUBLISHER_SCHEDULE_POLL_S"
+    )
 
     @model_validator(mode="after")
     def _refuse_clear_bodies_in_production(self) -> Self:

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Annotated, Literal, Self
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from services.publisher.fields import Country, Description, Emoji, Handle, Language, Name
 from shared.channels import Category
@@ -151,6 +151,12 @@ class PostCreate(_Request):
         description="'alert' (channels an operator granted alerts only, a few per hour) "
         "also reaches followers who muted the channel but kept alerts on.",
     )
+    publish_at: AwareDatetime | None = Field(
+        default=None,
+        description="Schedule the post: published at this time (1 minute to 30 days "
+        "ahead, else 422) instead of now; answered 202 with status 'scheduled'. Its expiry "
+        "counts from this time.",
+    )
 
     @model_validator(mode="after")
     def _fields_match_type(self) -> Self:
@@ -189,14 +195,36 @@ class PostUpdate(_Request):
 
 class PostAccepted(BaseModel):
     post_id: UUID
-    status: Literal["accepted"] = "accepted"
+    # "scheduled": a post with `publish_at`, published by the publisher at that time.
+    status: Literal["accepted", "scheduled"] = "accepted"
+
+
+class ScheduledPost(BaseModel):
+    """A post waiting for its `publish_at` (the admin view)."""
+
+    post_id: UUID
+    publish_at: datetime
+    post: PostCreate = Field(description="the publish request as it stands (edits applied)")
+    created_at: datetime
+    updated_at: datetime
+    failed: str | None = Field(
+        default=None,
+        description="why it could not be published at its time (it then stays here, "
+        "unpublished, until cancelled)",
+    )
+
+
+class ScheduledPage(BaseModel):
+    items: list[ScheduledPost]
 
 
 class PostStatus(BaseModel):
     post_id: UUID
     channel_id: UUID
     type: PostType
-    status: Literal["accepted", "published", "deleted"]
+    status: Literal["scheduled", "accepted", "published", "deleted"]
+    # Scheduled posts: when they will be published (`created_at` is that time too).
+    publish_at: datetime | None = None
     seq: int | None = None
     created_at: datetime
     expires_at: datetime

@@ -129,7 +129,7 @@ def request_hash(body: PostCreate) -> str:
     fields = body.model_dump(mode="json")
     # Fields added later hash only when set, so a key's hash is the same as before they
     # existed (a retry across an upgrade is not refused as a reused key).
-    for added_later, default in (("silent", False), ("priority", "normal")):
+    for added_later, default in (("silent", False), ("priority", "normal"), ("publish_at", None)):
         if fields[added_later] == default:
             del fields[added_later]
     canonical = orjson.dumps(fields, option=orjson.OPT_SORT_KEYS)
@@ -247,18 +247,32 @@ class Publisher:
     # -- publishing --------------------------------------------------------------------
 
     async def publish(
-        self, access: Access, body: PostCreate, author_id: str, key: str | None
+        self,
+        access: Access,
+        body: PostCreate,
+        author_id: str,
+        key: str | None,
+        *,
+        post_id: UUID | None = None,
     ) -> UUID:
-        """Publish a post; its post_id once the broker acknowledged it."""
+        """Publish a post; its post_id once the broker acknowledged it.
+
+        `post_id` (without `key`): a scheduled post's, fixed when it was scheduled, its
+        UUIDv7 time the publication time; the scheduler (`scheduler.py`) publishes through
+        here like the API. Producing it again after a crash yields the same
+        (post_id, created_at), which fan-out's ON CONFLICT makes one post."""
         if body.priority == "alert" and not access.alerts_enabled:
             POSTS_REJECTED.labels(reason="alerts_not_enabled").inc()
             raise _alerts_not_enabled()
         if key is None:
-            return await self._publish(access, body, author_id)
+            return await self._publish(access, body, author_id, post_id)
+        assert post_id is None, "a keyed publish takes its post_id from the key's row"
         return await self._publish_keyed(access, body, author_id, key)
 
-    async def _publish(self, access: Access, body: PostCreate, author_id: str) -> UUID:
-        post_id = UUID(bytes=uuid7().bytes)
+    async def _publish(
+        self, access: Access, body: PostCreate, author_id: str, post_id: UUID | None
+    ) -> UUID:
+        post_id = post_id or UUID(bytes=uuid7().bytes)
         alert = await self._reserve_alert(access, body, post_id)
         try:
             key = self._new_key()

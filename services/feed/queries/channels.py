@@ -16,6 +16,7 @@ from uuid import UUID
 import asyncpg
 
 from services.feed.models import DirectorySort
+from services.feed.queries.pins import PINNED_COLUMN, pinned_of
 from shared.db.timing import timed
 
 # At most this many words of a query take part: enough for a name, bounded work.
@@ -103,7 +104,7 @@ async def card(conn: asyncpg.Connection, id_or_handle: UUID | str) -> asyncpg.Re
     column = "c.channel_id" if isinstance(id_or_handle, UUID) else "c.handle"
     row: asyncpg.Record | None = await conn.fetchrow(
         f"""
-        SELECT {CARD_COLUMNS}
+        SELECT {CARD_COLUMNS}, {PINNED_COLUMN}
         FROM channels c LEFT JOIN channel_stats s ON s.channel_id = c.channel_id
         WHERE {column} = $1 AND c.status = 'active'
         """,
@@ -146,4 +147,6 @@ def card_of(row: asyncpg.Record) -> dict[str, Any]:
         "reactions": mode,
         "allowed_reactions": allowed if mode == "limited" else [],
         "posts_7d": row["posts_7d"],
+        # The card's query selects the pins; directory rows have none.
+        "pinned": pinned_of(row.get("pinned")),
     }
