@@ -30,7 +30,7 @@ run: bootstrap
 lint: bootstrap
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
-	$(PY) -m mypy shared services deploy bench tests
+	$(PY) -m mypy shared services deploy bench tests cli
 
 format: bootstrap
 	$(PY) -m ruff format .
