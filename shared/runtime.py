@@ -57,11 +57,13 @@ class Dependencies:
     readiness: Readiness
     pool: asyncpg.Pool | None = None
     producer: ProducerHolder | None = None
+    # Its code takes session-level advisory locks on pooled connections (see db.pool).
+    session_state: bool = False
     _observer: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         BUILD_INFO.labels(service=self.service, version=VERSION).set(1)
-        self.pool = await create_pool(self.settings)
+        self.pool = await create_pool(self.settings, session_state=self.session_state)
         async with self.pool.acquire() as conn:
             await migrate(conn)
         pool = self.pool

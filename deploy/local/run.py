@@ -2,6 +2,8 @@
 
 Starts publisher, fan-out, feed, retention and push as child processes with the local stack's
 addresses, prints their URLs, and on Ctrl-C (or SIGTERM) stops them, then the stack.
+The feed runs one worker process per core, at most four (`HERALD_FEED_WORKERS`, see
+`services.feed.workers`), unless the environment says otherwise.
 When the `prometheus` binary is installed, a local Prometheus (deploy/local/prometheus.py)
 scrapes the five services and evaluates Herald's alerts; it is stopped first on exit.
 A child that dies is reported and the others are stopped too: a half-running system
@@ -40,6 +42,16 @@ def _dev_master_key() -> str:
     return path.read_text().strip()
 
 
+# Feed worker processes on a machine with many cores: a few are plenty for a laptop, and
+# each holds its own pool connections and live consumer.
+FEED_WORKERS_MAX = 4
+
+
+def feed_workers() -> int:
+    """One feed worker per core, at most `FEED_WORKERS_MAX` (HERALD_FEED_WORKERS wins)."""
+    return max(1, min(os.cpu_count() or 1, FEED_WORKERS_MAX))
+
+
 def main() -> int:
     stack.start_postgres()
     stack.start_kafka()
@@ -52,6 +64,7 @@ def main() -> int:
     )
     env.setdefault("HERALD_LOG_JSON", "false")
     env.setdefault("HERALD_CONTENT_MASTER_KEY", _dev_master_key())
+    env.setdefault("HERALD_FEED_WORKERS", str(feed_workers()))
     logs = stack.LOCAL / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     children: dict[str, subprocess.Popen[bytes]] = {}
@@ -77,6 +90,8 @@ def main() -> int:
         print("\nHerald is starting. Logs: .local/logs/<service>.log")
         for name, (var, default, what) in SERVICES.items():
             port = env.get(var, str(default))
+            if name == "feed":
+                what = f"{what}, {env['HERALD_FEED_WORKERS']} worker processes"
             print(f"  {name:<10} http://127.0.0.1:{port}  ({what})")
         if prometheus_url:
             print(f"  prometheus {prometheus_url}  (metrics and alerts of the five services)")

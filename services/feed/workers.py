@@ -162,7 +162,7 @@ class Supervisor:
             if now - worker.started_at >= STABLE_S:
                 worker.backoff_s, worker.quick_failures = RESTART_MIN_S, 0
             worker.quick_failures += 1
-            if worker.quick_failures > MAX_QUICK_FAILURES:
+            if worker.quick_failures >= MAX_QUICK_FAILURES:
                 log.error(
                     "feed worker keeps failing; stopping the feed",
                     extra={"worker": worker.index, "status": status},

@@ -30,7 +30,8 @@ def clock(settings: RetentionSettings) -> datetime:
 
 async def run_service(settings: RetentionSettings, stop: asyncio.Event) -> None:
     readiness = Readiness()
-    deps = Dependencies(settings=settings, service=SERVICE, readiness=readiness)
+    # The run lock is a session-level advisory lock on a pooled connection (run.py).
+    deps = Dependencies(settings=settings, service=SERVICE, readiness=readiness, session_state=True)
     server = ops_server(create_ops_app(SERVICE, readiness), settings.ops_host, settings.ops_port)
     serving = asyncio.create_task(server.serve())
     try:
@@ -59,7 +60,9 @@ async def run_service(settings: RetentionSettings, stop: asyncio.Event) -> None:
 
 async def run_one(settings: RetentionSettings) -> RunReport:
     """`--once`: migrate, make sure topics exist, run once, close everything."""
-    deps = Dependencies(settings=settings, service=SERVICE, readiness=Readiness())
+    deps = Dependencies(
+        settings=settings, service=SERVICE, readiness=Readiness(), session_state=True
+    )
     try:
         await deps.start()
         return await run_once(
