@@ -9,7 +9,7 @@ instance never blocks the others.
 Order: owed history_trimmed events of an interrupted run → partitions ahead → expired
 posts of shorter-retention channels → deleted channels → expired partitions → media →
 publisher bookkeeping (idempotency keys, statuses of expired posts) → deletion ledger rows
-past their 180 days →
+and audit entries past their 180 days →
 history_trimmed events → Kafka topic configs → oldest-content gauges. Every step is
 restartable (see each module), so a kill at any point is completed by the next run and
 a repeated run changes nothing. A broker outage does not hold deletions back: the owed
@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 
 import asyncpg
 
+from services.retention.audit import expire_audit_log
 from services.retention.channels import purge_deleted_channels
 from services.retention.config import RetentionSettings
 from services.retention.expiry import expire_short_retention_posts
@@ -94,6 +95,7 @@ async def run_once(
             report.media_deleted = await expire_media(pool, media_store, now, batch)
             report.bookkeeping_expired = await expire_publisher_bookkeeping(pool, now, batch)
             report.ledger_expired = await expire_ledger(pool, now, batch)
+            await expire_audit_log(pool, now, batch)
             await purge_reports(pool, now, batch)
             report.trims_emitted += await emit_trims(pool, producer, settings)
             report.topic_corrections = await check_topic_configs(settings)

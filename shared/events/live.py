@@ -102,6 +102,15 @@ class FollowSignalV1(Payload):
     following: bool
 
 
+class ChannelStatusV1(Payload):
+    """An operator suspended or restored the channel (sent by the publisher after the
+    change is committed): feed processes end their local streams' subscriptions to a
+    suspended channel. A restored channel comes back to a stream when it reconnects."""
+
+    channel_id: UUID
+    status: Literal["active", "suspended"]
+
+
 def account_tag(key: str, account_id: str) -> str:
     """HMAC-SHA256 of the account id under the shared live-signal key, as 64 hex digits.
 
@@ -180,6 +189,14 @@ class LiveFollowChanged(Event):
     payload: FollowSignalV1
 
 
+class LiveChannelStatus(Event):
+    TYPE: ClassVar[str] = "live.channel_status"
+    VERSION: ClassVar[int] = 1
+    type: Literal["live.channel_status"] = "live.channel_status"
+    version: Literal[1] = 1
+    payload: ChannelStatusV1
+
+
 LIVE_EVENTS = EventRegistry(
     [
         LivePostVisible,
@@ -190,5 +207,6 @@ LIVE_EVENTS = EventRegistry(
         LiveCountersChanged,
         LiveHistoryTrimmed,
         LiveFollowChanged,
+        LiveChannelStatus,
     ]
 )

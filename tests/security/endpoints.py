@@ -16,6 +16,10 @@ Rules encoded (DESIGN.md "Public API", publisher `api/deps.py`):
   path that does not exist. Everywhere else an operator is a plain account.
 - deletion reports: a channel's own (`…/deletion-report`) answer its owner only (403 to
   an admin, 404 to everyone else); the operator's answer operators only.
+- moderation: verification, suspension, appeals and the operator's audit log answer
+  operators only; a channel's own audit log and its appeal answer its owner (403 to an
+  admin, 404 to everyone else); suspension cells use a fresh channel of the world's owner
+  and admin, appeal cells a fresh suspended one, so the world's channel stays active.
 - push subscriptions (`/v1/me/push-subscriptions`): any account manages its own only;
   another account's subscription id is a 404, like one that does not exist; the push
   key answers anyone.
@@ -33,7 +37,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from tests.security.world import ROLES, Role, World, expect, new_account
-from tests.support.tokens import auth
+from tests.support.tokens import auth, operator_auth
 
 Service = Literal["publisher", "feed"]
 Body = Callable[[World], Any]
@@ -138,6 +142,27 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("withdraw alerts", "publisher", "DELETE",
              "/v1/operator/channels/{channel_id}/alerts",
              "/v1/operator/channels/{channel}/alerts", _operators(204)),
+    Endpoint("verify", "publisher", "PUT", "/v1/operator/channels/{channel_id}/verification",
+             "/v1/operator/channels/{channel}/verification", _operators(204)),
+    Endpoint("unverify", "publisher", "DELETE",
+             "/v1/operator/channels/{channel_id}/verification",
+             "/v1/operator/channels/{channel}/verification", _operators(204)),
+    Endpoint("suspend", "publisher", "PUT", "/v1/operator/channels/{channel_id}/suspension",
+             "/v1/operator/channels/{fresh_channel}/suspension", _operators(204),
+             body=lambda w: {"reason": "spam"}),
+    Endpoint("restore", "publisher", "DELETE", "/v1/operator/channels/{channel_id}/suspension",
+             "/v1/operator/channels/{fresh_suspended}/suspension", _operators(204)),
+    Endpoint("appeal", "publisher", "POST", C + "/appeal", "/v1/channels/{fresh_suspended}/appeal",
+             _owner_only(201), body=lambda w: {"text": "please reconsider"}),
+    Endpoint("list appeals", "publisher", "GET", "/v1/operator/appeals", "/v1/operator/appeals",
+             _operators(200)),
+    Endpoint("decide appeal", "publisher", "POST", "/v1/operator/appeals/{appeal_id}",
+             "/v1/operator/appeals/{fresh_appeal}", _operators(204),
+             body=lambda w: {"decision": "uphold"}),
+    Endpoint("operator audit", "publisher", "GET", "/v1/operator/audit",
+             "/v1/operator/audit?channel_id={channel}", _operators(200)),
+    Endpoint("channel audit", "publisher", "GET", C + "/audit", "/v1/channels/{channel}/audit",
+             _owner_only(200)),
     Endpoint("publisher healthz", "publisher", "GET", "/healthz", "/healthz", ANYONE),
     Endpoint("publisher readyz", "publisher", "GET", "/readyz", "/readyz", ANYONE),
     Endpoint("publisher metrics", "publisher", "GET", "/metrics", "/metrics", ANYONE),
@@ -215,6 +240,10 @@ async def resolve(template: str, world: World) -> str:
             values[name] = await world.fresh_post()
         elif name == "fresh_admin":
             values[name] = await world.fresh_admin()
+        elif name == "fresh_suspended":
+            values[name] = await _fresh_suspended(world)
+        elif name == "fresh_appeal":
+            values[name] = await _fresh_appeal(world)
         elif name == "fresh_subscription":
             values[name] = await _fresh_subscription(world)
         elif name == "deleted_post":
@@ -244,6 +273,27 @@ async def _deleted_post(world: World) -> str:
                 await asyncio.sleep(0.1)
         world.extra["deleted_post"] = post_id
     return world.extra["deleted_post"]
+
+
+async def _fresh_suspended(world: World) -> str:
+    """A new channel of the world's owner and admin, suspended by an operator."""
+    channel_id = await world.fresh_channel()
+    suspended = await world.pub.put(
+        f"/v1/operator/channels/{channel_id}/suspension",
+        json={"reason": "spam"},
+        headers=operator_auth(new_account("op")),
+    )
+    expect(suspended, 204)
+    return channel_id
+
+
+async def _fresh_appeal(world: World) -> str:
+    """The open appeal of a new suspended channel, filed by its owner."""
+    channel_id = await _fresh_suspended(world)
+    filed = await world.pub.post(
+        f"/v1/channels/{channel_id}/appeal", json={"text": "please"}, headers=auth(world.owner)
+    )
+    return str(expect(filed, 201)["appeal_id"])
 
 
 async def _fresh_subscription(world: World) -> str:

@@ -6,7 +6,8 @@ never committing is right; it also leaves no consumer groups behind on the broke
 
 Per batch: decode (poison is counted and skipped: the same message reaches every feed
 process, so one DLQ copy per process would only be noise; producers of this topic are
-Herald's own services), apply follow signals of accounts with streams here (first, so a
+Herald's own services), drop suspended channels from local streams (`live.channel_status`),
+apply follow signals of accounts with streams here (first, so a
 post right after a follow in the same batch reaches the new follower), keep events of
 channels with local listeners, read the current state of the posts they name in one query
 (that gives each its orderable id and drops expired ones), and hand the rendered items to
@@ -33,6 +34,7 @@ from shared.events.live import (
     LIVE_EVENTS,
     POST_EDITED_EVENTS,
     POST_VISIBLE_EVENTS,
+    LiveChannelStatus,
     LiveCountersChanged,
     LiveFollowChanged,
     LiveHistoryTrimmed,
@@ -123,6 +125,11 @@ class LiveConsumer:
                     log.warning("live dispatch failed", extra={"error": str(exc)})
 
     async def dispatch(self, events: list[Event]) -> None:
+        statuses = [e for e in events if isinstance(e, LiveChannelStatus)]
+        if statuses:
+            # First: nothing of a channel suspended in this batch is pushed any more.
+            self._channel_statuses(statuses)
+            events = [e for e in events if not isinstance(e, LiveChannelStatus)]
         signals = [e for e in events if isinstance(e, LiveFollowChanged)]
         if signals:
             self._follow_signals(signals)
@@ -158,6 +165,22 @@ class LiveConsumer:
                 self.hub.publish(channel_id, counters_item(event.payload))
             elif isinstance(event, LiveHistoryTrimmed):
                 self.hub.publish(channel_id, trimmed_item(event.payload))
+
+    def _channel_statuses(self, statuses: list[LiveChannelStatus]) -> None:
+        """A suspended channel leaves every local stream at once. A restore needs nothing
+        here: streams opened (or reconnected) after it read the channel as active again."""
+        for event in statuses:
+            payload = event.payload
+            if payload.status == "suspended":
+                streams = self.hub.channel_suspended(payload.channel_id)
+                outcome = "dispatched" if streams else "no_listener"
+                log.info(
+                    "suspended channel left local streams",
+                    extra={"channel_id": str(payload.channel_id), "streams": streams},
+                )
+            else:
+                outcome = "no_listener"
+            LIVE_EVENTS_CONSUMED.labels(outcome=outcome).inc()
 
     def _follow_signals(self, signals: list[LiveFollowChanged]) -> None:
         """Open streams here of the signalled accounts follow the change (also those of

@@ -242,6 +242,16 @@ class Hub:
                 stream.channels.discard(channel_id)
                 self._discard(self._by_channel, channel_id, stream)
 
+    def channel_suspended(self, channel_id: UUID) -> int:
+        """An operator suspended the channel: every local stream stops following it (its
+        events are no longer written to them); returns how many streams followed it. A
+        stream gets the channel back only when it reconnects after a restore (stream
+        opening reads active channels only)."""
+        streams = self._by_channel.pop(channel_id, set())
+        for stream in streams:
+            stream.channels.discard(channel_id)
+        return len(streams)
+
     def account_for_tag(self, tag: str) -> str | None:
         """The account of `tag` (`account_tag(account_id)`) if it has a stream open here."""
         return self._tags.get(tag)

@@ -2,9 +2,12 @@
 that goes through the posts topic) and the caller's channel role.
 
 Authorisation: no token → 401 (from `Account`); a caller who is not an admin of an active
-channel gets 404 on every channel endpoint — the same answer as for a channel that does
-not exist, so nobody learns which channels exist or who administers them. Owner-only
-actions answer 403 to an admin, who already knows the channel.
+(or suspended) channel gets 404 on every channel endpoint — the same answer as for a
+channel that does not exist, so nobody learns which channels exist or who administers
+them. Owner-only actions answer 403 to an admin, who already knows the channel. While an
+operator has the channel suspended, its admins may read it (`AdminViewAccess`: the admin
+view with the reason, the audit log, the appeal) and every other channel endpoint
+answers 409 `channel-suspended`.
 """
 
 from __future__ import annotations
@@ -55,23 +58,50 @@ def not_found(what: str = "channel") -> Problem:
     return Problem(404, f"no such {what}", type_="not-found")
 
 
-async def require_admin(channel_id: UUID, principal: Account, pool: Pool) -> Access:
+async def require_admin_view(channel_id: UUID, principal: Account, pool: Pool) -> Access:
+    """An admin of the channel, active or suspended."""
     access = await access_of(pool, channel_id, principal.account_id)
     if access is None:
         raise not_found()
     return access
 
 
+AdminViewAccess = Annotated[Access, Depends(require_admin_view)]
+
+
+async def require_admin(access: AdminViewAccess) -> Access:
+    """An admin of an active channel: changes to a suspended one are refused."""
+    if access.suspended:
+        raise Problem(
+            409,
+            "the channel is suspended by an operator; its owner may appeal",
+            type_="channel-suspended",
+        )
+    return access
+
+
 AdminAccess = Annotated[Access, Depends(require_admin)]
 
 
-async def require_owner(access: AdminAccess) -> Access:
+def _owner(access: Access) -> Access:
     if not access.is_owner:
         raise Problem(403, "only the channel's owner may do this", type_="owner-only")
     return access
 
 
+async def require_owner(access: AdminAccess) -> Access:
+    return _owner(access)
+
+
 OwnerAccess = Annotated[Access, Depends(require_owner)]
+
+
+async def require_owner_view(access: AdminViewAccess) -> Access:
+    """The owner of the channel, active or suspended."""
+    return _owner(access)
+
+
+OwnerViewAccess = Annotated[Access, Depends(require_owner_view)]
 
 
 async def idempotency_key(

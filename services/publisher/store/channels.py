@@ -27,7 +27,7 @@ class HandleTaken(Exception):
 
 @dataclass(frozen=True)
 class Access:
-    """The caller's role in an active channel."""
+    """The caller's role in an active or suspended channel (`status`)."""
 
     channel_id: UUID
     account_id: str
@@ -36,26 +36,40 @@ class Access:
     # An operator's grant: may this channel post alerts (read with the role, re-checked
     # under the alert lock by `store.alerts.reserve`).
     alerts_enabled: bool = False
+    # 'active' or 'suspended': a suspended channel's admins may only read it, read its
+    # audit log and appeal (`api.deps`).
+    status: str = "active"
 
     @property
     def is_owner(self) -> bool:
         return self.role == "owner"
+
+    @property
+    def suspended(self) -> bool:
+        return self.status == "suspended"
 
 
 @timed("publisher", "channel_access")
 async def access_of(pool: asyncpg.Pool, channel_id: UUID, account_id: str) -> Access | None:
     row = await pool.fetchrow(
         """
-        SELECT a.role, c.retention_days, c.alerts_enabled
+        SELECT a.role, c.retention_days, c.alerts_enabled, c.status
         FROM channel_admins a JOIN channels c ON c.channel_id = a.channel_id
-        WHERE a.channel_id = $1 AND a.account_id = $2 AND c.status = 'active'
+        WHERE a.channel_id = $1 AND a.account_id = $2 AND c.status IN ('active', 'suspended')
         """,
         channel_id,
         account_id,
     )
     if row is None:
         return None
-    return Access(channel_id, account_id, row["role"], row["retention_days"], row["alerts_enabled"])
+    return Access(
+        channel_id,
+        account_id,
+        row["role"],
+        row["retention_days"],
+        row["alerts_enabled"],
+        row["status"],
+    )
 
 
 @timed("publisher", "create_channel")
@@ -96,7 +110,7 @@ async def fetch_channel(pool: asyncpg.Pool, channel_id: UUID) -> dict[str, Any] 
             SELECT channel_id, handle, name, description, category, country, language,
                    avatar_media_id, settings, retention_days, verified, alerts_enabled,
                    status, created_at, updated_at
-            FROM channels WHERE channel_id = $1 AND status = 'active'
+            FROM channels WHERE channel_id = $1 AND status IN ('active', 'suspended')
             """,
             channel_id,
         )

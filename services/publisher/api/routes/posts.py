@@ -40,6 +40,7 @@ from services.publisher.models import (
 )
 from services.publisher.publishing import request_hash, uuid7_time
 from services.publisher.scheduler import SCHEDULE_MAX_AHEAD, uuid7_at
+from services.publisher.store import audit as audit_store
 from services.publisher.store import media as media_store
 from services.publisher.store import pins as pin_store
 from services.publisher.store import posts as store
@@ -210,4 +211,8 @@ async def delete_post(
     await publisher.delete(access, post_id)
     # A deleted post is no longer pinned (readers also skip pins of deleted posts).
     await pin_store.unpin(pool, access.channel_id, post_id)
+    role: audit_store.ActorRole = "owner" if access.is_owner else "admin"
+    await audit_store.record(
+        pool, access.channel_id, role, "post.deleted", {"post_id": str(post_id)}, access.account_id
+    )
     return {"post_id": str(post_id), "status": "accepted"}
