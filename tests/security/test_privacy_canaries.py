@@ -2,29 +2,37 @@
 mark read and make mistakes; then everything an admin, another account or an operator
 can see is crawled — publisher admin views, insights and post status, the feed's
 directory, card, history, timeline, updates, media and error bodies, another account's
-SSE stream (live and replayed), the log files and /metrics of all four services. No
+SSE stream (live and replayed), the log files and /metrics of all five services. No
 marker may appear anywhere except in a canary's own answers, and there only its own.
 Canaries also subscribe to push with a marker in the endpoint's path, which may appear
-nowhere at all: their own list shows the endpoint's origin only.
+nowhere at all: their own list shows the endpoint's origin only. A push canary follows a
+channel of its own with a subscription at a loopback push receiver; the push service
+pushes a post to it (the receiver decrypts it), and only then are push's logs and
+/metrics crawled for its account id and endpoint marker.
 """
 
 from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import asyncpg
 import httpx
 import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from services.push.service import PLANNER_GROUP
+from shared.topics import LIVE
 from tests.integration.feed.builder import eventually
 from tests.integration.feed.sse import SseEvent, SseReader
 from tests.integration.feed.test_push_subscriptions import subscription
+from tests.integration.publisher.conftest import create_channel
 from tests.security.world import World, build_world, expect
 from tests.support.processes import ServiceProcess
+from tests.support.push_receiver import PushReceiver, b64url_decode
 from tests.support.stack import StackSlice
 from tests.support.tokens import auth
 
@@ -105,6 +113,66 @@ async def _canary_activity(
     ).status_code == 404
 
 
+async def _plan_from_now(stack: StackSlice) -> None:
+    """Commit the push planner's group at the end of the live topic, so the push process
+    started next plans only posts published from now on. Push tests earlier in the
+    session leave the group's offsets behind; resumed from there, it would plan this
+    module's earlier posts and push them to the canaries' https endpoints, which are
+    public addresses."""
+    topic = stack.topic(LIVE.name)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=stack.kafka_bootstrap,
+        group_id=stack.settings().group(PLANNER_GROUP),
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    try:
+        # The topic as the stack declared it (ensure_topics), so its partition count.
+        partitions = [TopicPartition(topic, p) for p in range(LIVE.partitions)]
+        consumer.assign(partitions)
+        await consumer.commit(await consumer.end_offsets(partitions))
+    finally:
+        await consumer.stop()
+
+
+async def _push_to_canary(
+    pub: httpx.AsyncClient,
+    fd: httpx.AsyncClient,
+    db: asyncpg.Pool,
+    canary: str,
+    marker: str,
+) -> None:
+    """`canary` follows a new channel with one subscription, at a loopback receiver whose
+    endpoint path is `marker`; a post there reaches it through the push service."""
+    key = expect(await fd.get("/v1/push/key"), 200)["public_key"]
+    async with PushReceiver(key) as receiver:
+        device = receiver.new_subscription(marker)
+        # Inserted as the feed would store it: the session's feed keeps production rules
+        # and refuses loopback endpoints; the push process here admits them.
+        await db.execute(
+            """INSERT INTO push_subscriptions (subscription_id, account_id, endpoint, p256dh, auth)
+               VALUES ($1, $2, $3, $4, $5)""",
+            uuid.uuid4(),
+            canary,
+            device["endpoint"],
+            b64url_decode(device["keys"]["p256dh"]),
+            b64url_decode(device["keys"]["auth"]),
+        )
+        channel = await create_channel(pub)
+        expect(await fd.put(channel.url("/follow"), headers=auth(canary)), 200)
+        posted = await pub.post(
+            channel.url("/posts"),
+            json={"type": "text", "text": "Water cut on Elm Street tonight"},
+            headers=auth(channel.owner),
+        )
+        post_id = expect(posted, 202)["post_id"]
+
+        async def pushed() -> bool:
+            return any(m.json()["post_id"] == post_id for m in receiver.received_by(marker))
+
+        await eventually(pushed, what="the post pushed to the push canary")
+
+
 async def test_no_canary_leaks_anywhere(
     pub: httpx.AsyncClient,
     fd: httpx.AsyncClient,
@@ -113,11 +181,14 @@ async def test_no_canary_leaks_anywhere(
     fanout: ServiceProcess,
     retention: ServiceProcess,
     db: asyncpg.Pool,
+    stack: StackSlice,
+    spawn_service: Callable[..., ServiceProcess],
 ) -> None:
     world = await build_world(pub, fd, tag="priv")
     canaries = [f"canary-{uuid.uuid4().hex}" for _ in range(CANARIES)]
     push_markers = [f"wpush-{uuid.uuid4().hex}" for _ in range(CANARIES)]
-    crawl = Crawl(canaries + push_markers)
+    push_canary, push_canary_marker = f"canary-{uuid.uuid4().hex}", f"wpush-{uuid.uuid4().hex}"
+    crawl = Crawl([*canaries, *push_markers, push_canary, push_canary_marker])
     observer = auth(f"observer-{uuid.uuid4().hex[:8]}")
     c = f"/v1/channels/{world.channel_id}"
     expect(await fd.put(f"{c}/follow", headers=observer), 200)
@@ -203,14 +274,20 @@ async def test_no_canary_leaks_anywhere(
         pushes = (await fd.get("/v1/me/push-subscriptions", headers=me)).json()
         assert [p["origin"] for p in pushes] == ["https://8.8.4.4"]
 
-    # Operators: logs and metrics of all four services.
+    # Push: a post pushed to the push canary's device, then push is crawled with the rest.
+    await _plan_from_now(stack)
+    push = await spawn_service("push", HERALD_PUSH_ALLOW_INSECURE_ENDPOINTS="true").start()
+    await _push_to_canary(pub, fd, db, push_canary, push_canary_marker)
+
+    # Operators: logs and metrics of all five services.
+    services = (publisher, feed, fanout, retention, push)
     async with httpx.AsyncClient(timeout=10) as http:
-        for process in (publisher, feed, fanout, retention):
+        for process in services:
             metrics = await http.get(f"{process.base_url}/metrics")
             assert metrics.status_code == 200
             crawl.check(f"metrics:{process.name}", metrics.text)
     await asyncio.sleep(0.5)  # let buffered log lines reach their files
-    for process in (publisher, feed, fanout, retention):
+    for process in services:
         log = process.log_text()
         assert log, f"{process.name} wrote no log lines: nothing to search"
         crawl.check(f"logs:{process.name}", log)
@@ -235,8 +312,8 @@ async def test_no_canary_leaks_anywhere(
         "publisher": len(admin_paths),
         "feed": 2 * len(feed_paths),
         "own": CANARIES * len(own_paths),
-        "metrics": 4,
-        "logs": 4,
+        "metrics": len(services),
+        "logs": len(services),
     }
     for kind, least in least_documents.items():
         assert crawl.counts.get(kind, 0) >= least, (kind, crawl.counts)
