@@ -155,7 +155,7 @@ async def start_bare(workers: int) -> Side:
                 p.wait(timeout=5)
 
     return Side(
-        label=f"bare broadcaster, {workers} process{'es' if workers > 1 else ''}",
+        label="bare broadcaster, " + ("one process" if workers == 1 else f"{workers} processes"),
         port=port,
         pids=lambda: [p.pid for p in procs],
         publish=publish,
@@ -389,4 +389,33 @@ async def start_feed(
     env = {"HERALD_FEED_SSE_MAX_CONNECTIONS": str(most + 100)}
     if workers > 1:
         env["HERALD_FEED_WORKERS"] = str(workers)
-    return await ctx.service("feed", stack, **env)
+    feed = await ctx.service("feed", stack, **env)
+    if workers > 1:
+        await wait_workers_listening(feed, workers)
+    return feed
+
+
+def listening_workers(feed: ServiceProcess) -> int:
+    """How many processes under the feed's supervisor listen on its port."""
+    if feed.proc is None:
+        return 0
+    count = 0
+    with contextlib.suppress(psutil.Error):
+        for child in psutil.Process(feed.proc.pid).children(recursive=True):
+            with contextlib.suppress(psutil.Error):
+                if any(
+                    c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port == feed.port
+                    for c in child.net_connections(kind="tcp")
+                ):
+                    count += 1
+    return count
+
+
+async def wait_workers_listening(feed: ServiceProcess, workers: int, timeout_s: float = 60) -> None:
+    """Ready means one worker answers: wait until every worker takes connections, or the
+    kernel would spread the streams over fewer processes than measured for."""
+    deadline = time.monotonic() + timeout_s
+    while (found := listening_workers(feed)) < workers:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{found} of {workers} feed workers listening")
+        await asyncio.sleep(0.2)
