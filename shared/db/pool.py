@@ -1,8 +1,8 @@
 """The asyncpg pool every service uses: JSON codecs, UTC sessions, bounded start-up wait.
 
 Released connections are not reset by default. asyncpg's reset runs
-`pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL` on every release: a round
-trip (about 130 µs) added to every request of every service, for session state Herald's
+`pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL` on every release: one more
+round trip for every request of every service, for session state Herald's
 queries do not leave behind: no `SET` (only `SET LOCAL`, which ends with its
 transaction), no `LISTEN`, no temporary tables or open cursors. asyncpg still rolls back
 a transaction left open and drops listeners on release either way. The exception is
