@@ -28,6 +28,7 @@ from services.publisher.api.routes import (
     channels,
     deletion_report,
     insights,
+    invites,
     media,
     operator,
     pins,
@@ -114,7 +115,7 @@ def create_app(settings: PublisherSettings | None = None) -> FastAPI:
     )
     app.state.media_store = media_store
     _install_error_handlers(app)
-    for module in (channels, media, posts, insights, operator, deletion_report):
+    for module in (channels, media, posts, insights, invites, operator, deletion_report):
         app.include_router(module.router)
     app.include_router(pins.router)
     return app

@@ -37,11 +37,21 @@ class _Request(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+Visibility = Literal["public", "unlisted", "invite"]
+
+
 class ChannelSettings(_Request):
     reactions: Literal["all", "limited", "none"] = "all"
     allowed_reactions: list[Emoji] = Field(default_factory=list, max_length=ALLOWED_REACTIONS_MAX)
     forwarding: bool = True
     retention_days: int = Field(default=30, ge=1, le=30)
+    visibility: Visibility = Field(
+        default="public",
+        description="public: in the directory and search, anyone may follow; unlisted: not "
+        "listed, anyone with the id or handle may follow; invite: not listed, following "
+        "needs an invite, and the channel answers 404 to anyone neither following nor admin. "
+        "Left out of a PATCH's settings, it stays as it is.",
+    )
 
     @model_validator(mode="after")
     def _limited_needs_a_set(self) -> Self:
@@ -72,7 +82,9 @@ class ChannelCreate(_Request):
 
 
 class ChannelUpdate(_Request):
-    """Fields left out stay as they are; `settings` (owner only) replaces the settings."""
+    """Fields left out stay as they are; `settings` (owner only) replaces the settings,
+    except `visibility`, which stays as it is unless given (leaving it out never opens an
+    invite-only channel to the public)."""
 
     name: Name | None = None
     description: Description | None = None

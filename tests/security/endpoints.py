@@ -20,6 +20,9 @@ Rules encoded (DESIGN.md "Public API", publisher `api/deps.py`):
   operators only; a channel's own audit log and its appeal answer its owner (403 to an
   admin, 404 to everyone else); suspension cells use a fresh channel of the world's owner
   and admin, appeal cells a fresh suspended one, so the world's channel stays active.
+- invites (`…/invites`): the channel's admins create, list and revoke them (404 to
+  everyone else); the world's channel is public, so the feed's read paths stay open here
+  (invite-only channels: tests/integration/feed/test_invite_channels.py).
 - push subscriptions (`/v1/me/push-subscriptions`): any account manages its own only;
   another account's subscription id is a 404, like one that does not exist; the push
   key answers anyone.
@@ -169,6 +172,12 @@ ENDPOINTS: tuple[Endpoint, ...] = (
              "/v1/operator/audit?channel_id={channel}", _operators(200)),
     Endpoint("channel audit", "publisher", "GET", C + "/audit", "/v1/channels/{channel}/audit",
              _owner_only(200)),
+    Endpoint("create invite", "publisher", "POST", C + "/invites",
+             "/v1/channels/{channel}/invites", _admins(201), body=lambda w: {"max_uses": 3}),
+    Endpoint("list invites", "publisher", "GET", C + "/invites",
+             "/v1/channels/{channel}/invites", ADMIN_ONLY),
+    Endpoint("revoke invite", "publisher", "DELETE", C + "/invites/{invite_id}",
+             "/v1/channels/{channel}/invites/{fresh_invite}", _admins(204)),
     Endpoint("publisher healthz", "publisher", "GET", "/healthz", "/healthz", ANYONE),
     Endpoint("publisher readyz", "publisher", "GET", "/readyz", "/readyz", ANYONE),
     Endpoint("publisher metrics", "publisher", "GET", "/metrics", "/metrics", ANYONE),
@@ -250,6 +259,8 @@ async def resolve(template: str, world: World) -> str:
             values[name] = await _fresh_suspended(world)
         elif name == "fresh_appeal":
             values[name] = await _fresh_appeal(world)
+        elif name == "fresh_invite":
+            values[name] = await _fresh_invite(world)
         elif name == "fresh_subscription":
             values[name] = await _fresh_subscription(world)
         elif name == "deleted_post":
@@ -300,6 +311,14 @@ async def _fresh_appeal(world: World) -> str:
         f"/v1/channels/{channel_id}/appeal", json={"text": "please"}, headers=auth(world.owner)
     )
     return str(expect(filed, 201)["appeal_id"])
+
+
+async def _fresh_invite(world: World) -> str:
+    """A new invite of the world's channel, made by its owner."""
+    created = await world.pub.post(
+        f"/v1/channels/{world.channel_id}/invites", json={}, headers=auth(world.owner)
+    )
+    return str(expect(created, 201)["invite_id"])
 
 
 async def _fresh_subscription(world: World) -> str:

@@ -1,6 +1,8 @@
 """Reading channels: the directory (search, filters, sorts, keyset) and the public card.
 
-Only `status = 'active'` channels are ever returned. Search is Postgres full-text over the
+Only `status = 'active'` channels are ever returned; the directory lists public ones
+only, and the card of an invite channel answers its followers and admins only
+(`queries.audience`). Search is Postgres full-text over the
 generated `channels.search` tsvector (GIN index), with prefix matching on every word so a
 directory search box works while typing; ranked by `ts_rank`.
 """
@@ -16,6 +18,7 @@ from uuid import UUID
 import asyncpg
 
 from services.feed.models import DirectorySort
+from services.feed.queries.audience import LISTED, readable
 from services.feed.queries.pins import PINNED_COLUMN, pinned_of
 from shared.db.timing import timed
 
@@ -60,6 +63,7 @@ def directory_sql(sort: DirectorySort, *, has_query: bool, has_cursor: bool) -> 
     source = "channels c LEFT JOIN channel_stats s ON s.channel_id = c.channel_id"
     where = [
         "c.status = 'active'",
+        LISTED,
         "($1::text IS NULL OR c.country = $1)",
         "($2::text IS NULL OR c.category = $2)",
     ]
@@ -100,22 +104,34 @@ async def directory(
     return rows
 
 
-async def card(conn: asyncpg.Connection, id_or_handle: UUID | str) -> asyncpg.Record | None:
+async def card(
+    conn: asyncpg.Connection, id_or_handle: UUID | str, account_id: str | None
+) -> asyncpg.Record | None:
+    """The card of an active channel `account_id` (None: anonymous) may read."""
     column = "c.channel_id" if isinstance(id_or_handle, UUID) else "c.handle"
     row: asyncpg.Record | None = await conn.fetchrow(
         f"""
         SELECT {CARD_COLUMNS}, {PINNED_COLUMN}
         FROM channels c LEFT JOIN channel_stats s ON s.channel_id = c.channel_id
-        WHERE {column} = $1 AND c.status = 'active'
+        WHERE {column} = $1 AND c.status = 'active' AND {readable("c", "$2")}
         """,
         id_or_handle,
+        account_id,
     )
     return row
 
 
-async def is_active(conn: asyncpg.Connection, channel_id: UUID) -> bool:
+async def is_active(
+    conn: asyncpg.Connection, channel_id: UUID, account_id: str | None = None
+) -> bool:
+    """The channel is active and `account_id` (None: anonymous) may read it."""
     found = await conn.fetchval(
-        "SELECT true FROM channels WHERE channel_id = $1 AND status = 'active'", channel_id
+        f"""
+        SELECT true FROM channels c
+        WHERE c.channel_id = $1 AND c.status = 'active' AND {readable("c", "$2")}
+        """,
+        channel_id,
+        account_id,
     )
     return found is True
 

@@ -27,22 +27,58 @@ class FollowLimitReached(Exception):
     pass
 
 
+class InviteRefused(Exception):
+    """An invite channel, and no valid invite: no code, or one unknown to this channel,
+    used up, expired or revoked (the caller is told none of these apart)."""
+
+
+# Counts one use of a still-good invite of the channel; no row when it is not good. Row
+# locking makes concurrent redemptions of the last use queue on the row, and each re-checks
+# `uses < max_uses` on the version it finally updates: exactly one of them gets a row.
+REDEEM_INVITE = """
+UPDATE channel_invites SET uses = uses + 1
+WHERE code_hash = $1 AND channel_id = $2 AND revoked_at IS NULL AND expires_at > now()
+  AND (max_uses IS NULL OR uses < max_uses)
+RETURNING invite_id
+"""
+
+
 @timed("feed", "follow")
 async def follow(
-    conn: asyncpg.Connection, account_id: str, channel_id: UUID, max_follows: int
+    conn: asyncpg.Connection,
+    account_id: str,
+    channel_id: UUID,
+    max_follows: int,
+    invite_hash: bytes | None = None,
 ) -> asyncpg.Record | None:
-    """Make the follow active (idempotent). None when the channel is not active."""
+    """Make the follow active (idempotent). None when the channel is not active.
+
+    An invite channel admits a new (or returning) follower only with a good invite, whose
+    use is counted in this transaction, so a follow refused for the follow limit gives
+    the use back. Its current followers and admins need none, and use none."""
     async with conn.transaction():
-        exists = await conn.fetchval(
-            "SELECT true FROM channels WHERE channel_id = $1 AND status = 'active'", channel_id
+        visibility = await conn.fetchval(
+            "SELECT visibility FROM channels WHERE channel_id = $1 AND status = 'active'",
+            channel_id,
         )
-        if not exists:
+        if visibility is None:
             return None
         current = await conn.fetchval(
             "SELECT active FROM follows WHERE account_id = $1 AND channel_id = $2 FOR UPDATE",
             account_id,
             channel_id,
         )
+        if visibility == "invite" and not current:
+            admin = await conn.fetchval(
+                "SELECT true FROM channel_admins WHERE channel_id = $1 AND account_id = $2",
+                channel_id,
+                account_id,
+            )
+            if not admin and (
+                invite_hash is None
+                or await conn.fetchval(REDEEM_INVITE, invite_hash, channel_id) is None
+            ):
+                raise InviteRefused
         if not current:
             count = await conn.fetchval(
                 "SELECT count(*) FROM follows WHERE account_id = $1 AND active", account_id

@@ -3,7 +3,8 @@
 The feed writes only the caller's current choice (`reactions.emoji`,
 `poll_votes.options`; NULL when cleared). Fan-out's aggregator moves `counted_*` to it
 and keeps the counts, so a repeated request or a replayed event never counts twice.
-Only visible posts (published, unexpired, channel active) accept any of these.
+Only visible posts (published, unexpired, channel active) accept any of these, and of
+an invite-only channel only from its followers and admins (`queries.audience`).
 """
 
 from __future__ import annotations
@@ -12,15 +13,20 @@ from uuid import UUID
 
 import asyncpg
 
-VISIBLE_POST = """
+from services.feed.queries.audience import readable
+
+VISIBLE_POST = f"""
 SELECT p.channel_id, p.post_id, p.body, c.settings
 FROM posts p JOIN channels c ON c.channel_id = p.channel_id AND c.status = 'active'
 WHERE p.post_id = $1 AND p.status = 'published' AND p.expires_at > now()
+  AND {readable("c", "$2")}
 """
 
 
-async def visible_post(conn: asyncpg.Connection, post_id: UUID) -> asyncpg.Record | None:
-    row: asyncpg.Record | None = await conn.fetchrow(VISIBLE_POST, post_id)
+async def visible_post(
+    conn: asyncpg.Connection, post_id: UUID, account_id: str
+) -> asyncpg.Record | None:
+    row: asyncpg.Record | None = await conn.fetchrow(VISIBLE_POST, post_id, account_id)
     return row
 
 
@@ -80,14 +86,18 @@ async def set_vote(
     )
 
 
-async def visible_posts(conn: asyncpg.Connection, post_ids: list[UUID]) -> list[asyncpg.Record]:
-    """(channel_id, post_id) of those of `post_ids` that are visible, each once."""
+async def visible_posts(
+    conn: asyncpg.Connection, post_ids: list[UUID], account_id: str
+) -> list[asyncpg.Record]:
+    """(channel_id, post_id) of those of `post_ids` visible to `account_id`, each once."""
     rows: list[asyncpg.Record] = await conn.fetch(
-        """
+        f"""
         SELECT DISTINCT p.channel_id, p.post_id
         FROM posts p JOIN channels c ON c.channel_id = p.channel_id AND c.status = 'active'
         WHERE p.post_id = ANY($1::uuid[]) AND p.status = 'published' AND p.expires_at > now()
+          AND {readable("c", "$2")}
         """,
         post_ids,
+        account_id,
     )
     return rows

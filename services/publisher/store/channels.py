@@ -81,8 +81,9 @@ async def create_channel(
             await conn.execute(
                 """
                 INSERT INTO channels (channel_id, handle, name, description, category,
-                                      country, language, settings, retention_days)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                                      country, language, settings, retention_days,
+                                      visibility)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
                 """,
                 channel_id,
                 body.handle,
@@ -93,6 +94,7 @@ async def create_channel(
                 body.language,
                 body.settings.model_dump(mode="json"),
                 body.settings.retention_days,
+                body.settings.visibility,
             )
         except asyncpg.UniqueViolationError:
             raise HandleTaken from None
@@ -133,12 +135,19 @@ async def update_channel(
     conn: asyncpg.Connection, channel_id: UUID, changes: dict[str, Any]
 ) -> None:
     """Apply `changes` (column → value; `settings` is a ChannelSettings). The avatar is
-    set with `store.media.set_avatar`, which checks the media."""
+    set with `store.media.set_avatar`, which checks the media. Settings that leave out
+    `visibility` keep the channel's current one (read under the row lock)."""
     values: dict[str, Any] = dict(changes)
     settings = values.pop("settings", None)
     if isinstance(settings, ChannelSettings):
+        if "visibility" not in settings.model_fields_set:
+            current = await conn.fetchval(
+                "SELECT visibility FROM channels WHERE channel_id = $1 FOR UPDATE", channel_id
+            )
+            settings = settings.model_copy(update={"visibility": current or "public"})
         values["settings"] = settings.model_dump(mode="json")
         values["retention_days"] = settings.retention_days
+        values["visibility"] = settings.visibility
     if "category" in values and values["category"] is not None:
         values["category"] = str(values["category"])
     if not values:

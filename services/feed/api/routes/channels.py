@@ -1,7 +1,8 @@
 """Public channel pages: GET /v1/channels/{id_or_handle} (the card) and
 GET /v1/channels/{channel_id}/posts (history by seq, newest first).
 
-Anyone may read them (anonymous callers are rate limited per IP). The card never lists
+Anyone may read them (anonymous callers are rate limited per IP), except an invite-only
+channel, which answers 404 to anyone neither following it nor its admin. The card never lists
 admins; posts never carry their author. An authenticated caller also gets their own
 reaction and vote on each post.
 """
@@ -32,7 +33,7 @@ def not_found() -> Problem:
 
 
 @router.get("/v1/channels/{id_or_handle}", response_model=ChannelPublic, summary="A channel's card")
-async def channel_card(id_or_handle: str, pool: Pool, _caller: MaybeAccount) -> ChannelPublic:
+async def channel_card(id_or_handle: str, pool: Pool, caller: MaybeAccount) -> ChannelPublic:
     key: UUID | str
     try:
         key = UUID(id_or_handle)
@@ -41,7 +42,7 @@ async def channel_card(id_or_handle: str, pool: Pool, _caller: MaybeAccount) -> 
         if not _HANDLE.match(key):
             raise not_found() from None
     async with pool.acquire() as conn:
-        row = await channel_queries.card(conn, key)
+        row = await channel_queries.card(conn, key, caller.account_id if caller else None)
     if row is None:
         raise not_found()
     return ChannelPublic(**channel_queries.card_of(row))
@@ -61,7 +62,8 @@ async def channel_posts(
     limit: Limit = DEFAULT_LIMIT,
 ) -> PostsPage:
     async with pool.acquire() as conn:
-        if not await channel_queries.is_active(conn, channel_id):
+        account_id = caller.account_id if caller else None
+        if not await channel_queries.is_active(conn, channel_id, account_id):
             raise not_found()
         rows = await post_queries.channel_history(
             conn,
@@ -69,7 +71,7 @@ async def channel_posts(
             before=before,
             after=after,
             limit=limit,
-            account_id=caller.account_id if caller else None,
+            account_id=account_id,
         )
     items = [PostPublic(**post_queries.post_of(row)) for row in rows]
     next_before = rows[-1]["seq"] if len(rows) == limit else None

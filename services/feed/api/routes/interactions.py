@@ -10,8 +10,9 @@ follow when fan-out has aggregated). Semantics:
 - one vote per account per poll, over one option unless the poll is `multiple`; voting
   again REPLACES the earlier choice (as in WhatsApp); indices must exist (422);
 - views are reported in batches of at most 100 ids; invisible ones are ignored.
-Unknown, deleted or expired posts (or of a channel no longer active) answer 404 and
-change nothing.
+Unknown, deleted or expired posts (or of a channel no longer active, or of an
+invite-only channel the caller neither follows nor administers) answer 404 and change
+nothing.
 """
 
 from __future__ import annotations
@@ -48,8 +49,8 @@ from shared.http.problems import Problem
 router = APIRouter(tags=["interactions"])
 
 
-async def _visible_post(conn: asyncpg.Connection, post_id: UUID) -> asyncpg.Record:
-    post = await queries.visible_post(conn, post_id)
+async def _visible_post(conn: asyncpg.Connection, post_id: UUID, account_id: str) -> asyncpg.Record:
+    post = await queries.visible_post(conn, post_id, account_id)
     if post is None:
         raise Problem(404, "no such post, or it has expired", type_="not-found")
     return post
@@ -88,7 +89,7 @@ async def _reaction(
     post_id: UUID, emoji: str | None, caller: Account, pool: Pool, emit: Emit
 ) -> ReactionState:
     async with pool.acquire() as conn:
-        post = await _visible_post(conn, post_id)
+        post = await _visible_post(conn, post_id, caller.account_id)
         if emoji is not None:
             check_emoji(emoji, post["settings"])
         await queries.set_reaction(conn, post_id, caller.account_id, post["channel_id"], emoji)
@@ -119,7 +120,7 @@ async def _vote(
     post_id: UUID, options: list[int] | None, caller: Account, pool: Pool, emit: Emit
 ) -> VoteState:
     async with pool.acquire() as conn:
-        post = await _visible_post(conn, post_id)
+        post = await _visible_post(conn, post_id, caller.account_id)
         chosen = check_options(options, post["body"]) if options is not None else None
         if options is None:
             check_options([0], post["body"])  # retracting is only for polls, too
@@ -146,7 +147,9 @@ async def unvote(post_id: UUID, caller: Account, pool: Pool, emit: Emit) -> Vote
 @router.post("/v1/views", response_model=ViewsAccepted, status_code=202, summary="Report views")
 async def views(body: ViewsReport, caller: Account, pool: Pool, emit: Emit) -> ViewsAccepted:
     async with pool.acquire() as conn:
-        rows = await queries.visible_posts(conn, list(dict.fromkeys(body.post_ids)))
+        rows = await queries.visible_posts(
+            conn, list(dict.fromkeys(body.post_ids)), caller.account_id
+        )
     events: list[tuple[UUID, Any]] = [
         (
             row["post_id"],

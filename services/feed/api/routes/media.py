@@ -1,5 +1,6 @@
 """GET /v1/media/{media_id}: the bytes of a media file, only while a visible post of an
-active channel uses it (or it is an active channel's avatar).
+active channel uses it (or it is an active channel's avatar); an invite-only channel's
+media answer its followers and admins only (404 to anyone else).
 
 The type comes from `media.mime` (sniffed from magic bytes at upload, never the client's
 word) with `nosniff`; `Content-Disposition: inline` with a name made of the id only.
@@ -38,10 +39,10 @@ EXTENSIONS = {
     summary="Media bytes",
 )
 async def media(
-    media_id: UUID, pool: Pool, settings: Settings, _caller: MaybeAccount
+    media_id: UUID, pool: Pool, settings: Settings, caller: MaybeAccount
 ) -> FileResponse:
     async with pool.acquire() as conn:
-        row = await queries.servable_media(conn, media_id)
+        row = await queries.servable_media(conn, media_id, caller.account_id if caller else None)
     missing = Problem(404, "no such media, or no visible post uses it", type_="not-found")
     if row is None:
         raise missing
