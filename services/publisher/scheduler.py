@@ -20,9 +20,9 @@ locks) across the broker wait. That is one connection per process, at a time, an
 what lets the delete commit only after the acknowledgement; the requests' side of the
 pool stays as the publish path leaves it.
 
-A publish refused at its time (4xx: the author is no longer an admin of an active channel,
-the alert grant withdrawn or the hour's alerts used, the media gone, the post already past
-its expiry) marks the row `failed` with the reason: it stays visible in
+A publish refused at its time (4xx: the author is no longer an admin, the channel is
+suspended, the alert grant withdrawn or the hour's alerts used, the media gone, the post
+already past its expiry) marks the row `failed` with the reason: it stays visible in
 `GET …/scheduled`, unpublished, until an admin cancels it. A broker that does not
 acknowledge (503) leaves the row as it is for the next round.
 """
@@ -108,7 +108,12 @@ class Scheduler:
         post_id: UUID = row["post_id"]
         access = await access_of(self.pool, channel_id, row["author_id"])
         if access is None:
-            await self._refuse(conn, row, "the author is no longer an admin of an active channel")
+            await self._refuse(conn, row, "the author is no longer an admin of the channel")
+            return True
+        if access.suspended:
+            # Refused rather than held: published late, after a restore, it could be stale;
+            # the admins see why in the list and may schedule it again.
+            await self._refuse(conn, row, "the channel was suspended at the post's time")
             return True
         if uuid7_time(post_id) + timedelta(days=access.retention_days) <= datetime.now(UTC):
             await self._refuse(conn, row, "it expired before it could be published")

@@ -22,7 +22,7 @@ import pytest
 from shared.events.posts import PostPublished, PostPublishedSealed
 from tests.integration.publisher.conftest import Channel, PostsTopic, create_channel
 from tests.support.processes import ServiceProcess
-from tests.support.tokens import auth
+from tests.support.tokens import auth, operator_auth
 
 SCHEDULER_ENV = {
     "HERALD_PUBLISHER_SCHEDULE_MIN_AHEAD_S": "1",
@@ -235,3 +235,24 @@ async def test_a_publisher_killed_at_publication_time_publishes_once(
     events = await published_events(posts_topic, channel)
     assert set(events) == set(post_ids)
     assert await persisted(db, channel) == {p: [s] for p, s in zip(post_ids, seqs, strict=True)}
+
+
+async def test_a_post_due_while_its_channel_is_suspended_is_refused_not_published(
+    http: httpx.AsyncClient, posts_topic: PostsTopic
+) -> None:
+    channel = await create_channel(http)
+    post_id = await schedule(http, channel, at(2))
+    operator = operator_auth(f"op-{uuid.uuid4().hex[:8]}")
+    suspension = f"/v1/operator/channels/{channel.channel_id}/suspension"
+    answer = await http.put(suspension, json={"reason": "impersonation"}, headers=operator)
+    assert answer.status_code == 204, answer.text
+
+    deadline = time.monotonic() + WAIT_S
+    while not (listed := await scheduled_list(http, channel))[0]["failed"]:
+        assert time.monotonic() < deadline, listed
+        await asyncio.sleep(0.2)
+    assert "suspended" in listed[0]["failed"]
+    # Restored, the channel does not get the stale post published late.
+    assert (await http.delete(suspension, headers=operator)).status_code == 204
+    assert (await status(http, channel, post_id)).json()["status"] == "scheduled"
+    assert await published_events(posts_topic, channel) == {}

@@ -24,6 +24,7 @@ from fastapi import APIRouter, Query
 
 from services.publisher.api.deps import (
     AdminAccess,
+    AdminViewAccess,
     IdempotencyKey,
     Pool,
     PublisherDep,
@@ -127,7 +128,7 @@ async def _schedule(
 
 @router.get("/{channel_id}/scheduled", summary="Scheduled posts, soonest first")
 async def scheduled_posts(
-    access: AdminAccess,
+    access: AdminViewAccess,
     pool: Pool,
     limit: Annotated[int, Query(ge=1, le=PAGE_MAX)] = PAGE_MAX,
 ) -> ScheduledPage:
@@ -147,7 +148,7 @@ def _scheduled(row: dict[str, Any]) -> ScheduledPost:
 
 
 @router.get("/{channel_id}/posts/{post_id}", summary="A post's status")
-async def post_status(post_id: UUID, access: AdminAccess, pool: Pool) -> PostStatus:
+async def post_status(post_id: UUID, access: AdminViewAccess, pool: Pool) -> PostStatus:
     waiting = await scheduled_store.get(pool, access.channel_id, post_id)
     if waiting is not None:
         return PostStatus(
