@@ -43,7 +43,6 @@ class FeedSettings(HttpServiceSettings):
     sse_queue_max: int = Field(default=64, ge=1, validation_alias="HERALD_FEED_SSE_QUEUE_MAX")
     # A reconnect replays at most this many changes; past it the client gets `resync`.
     sse_replay_max: int = Field(default=500, ge=1, validation_alias="HERALD_FEED_SSE_REPLAY_MAX")
-    # Key of the HMAC that names an account in follow signals on herald.live.v1 (see
     # Replays (reconnects with Last-Event-ID) reading Postgres at once, per process: a
     # reconnect storm queues here instead of taking every pooled connection from live
     # delivery and the API. Keep it under HERALD_DB_POOL_MAX.
@@ -53,12 +52,12 @@ class FeedSettings(HttpServiceSettings):
     # Feed processes sharing the port (`services.feed.workers`); 1: a single process, no
     # supervisor. Caps such as HERALD_FEED_SSE_MAX_CONNECTIONS stay per process.
     workers: int = Field(default=1, ge=1, le=64, validation_alias="HERALD_FEED_WORKERS")
+    # Key of the HMAC that names an account in follow signals on herald.live.v1 (see
     # `shared.events.live.account_tag`). Every feed process must have the same key; a
     # change only makes signals sent across the switch miss until streams reconnect.
     live_signal_key: str = Field(
         default=DEV_LIVE_SIGNAL_KEY, validation_alias="HERALD_FEED_LIVE_SIGNAL_KEY"
     )
-
     # Key of the HMAC that stands for a reporter (`reports.reporter_tag`). Its own key, not
     # the live-signal one: tags are stored while a report is open, so rotating this key
     # lets an account file a second open report on a target until it is resolved, where
