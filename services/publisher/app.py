@@ -33,6 +33,7 @@ from services.publisher.api.routes import (
     operator,
     pins,
     posts,
+    reports,
 )
 from services.publisher.config import PublisherSettings
 from services.publisher.media.upload import MAX_BODY_BYTES
@@ -115,7 +116,7 @@ def create_app(settings: PublisherSettings | None = None) -> FastAPI:
     )
     app.state.media_store = media_store
     _install_error_handlers(app)
-    for module in (channels, media, posts, insights, invites, operator, deletion_report):
+    for module in (channels, media, posts, insights, invites, operator, deletion_report, reports):
         app.include_router(module.router)
     app.include_router(pins.router)
     return app
