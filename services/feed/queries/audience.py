@@ -13,10 +13,6 @@ and no admin. Both probes are primary-key lookups (`follows (account_id, channel
 
 from __future__ import annotations
 
-from uuid import UUID
-
-import asyncpg
-
 LISTED = "c.visibility = 'public'"
 
 
@@ -29,12 +25,3 @@ def readable(alias: str, account_param: str) -> str:
         OR EXISTS (SELECT 1 FROM channel_admins ra
                     WHERE ra.channel_id = {alias}.channel_id
                       AND ra.account_id = {account_param}::text))"""
-
-
-async def is_admin(conn: asyncpg.Connection, channel_id: UUID, account_id: str) -> bool:
-    found = await conn.fetchval(
-        "SELECT true FROM channel_admins WHERE channel_id = $1 AND account_id = $2",
-        channel_id,
-        account_id,
-    )
-    return found is True

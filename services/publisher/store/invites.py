@@ -3,7 +3,10 @@
 
 Only a code's sha256 is stored. Rows name no account. A channel holds at most
 `MAX_LIVE_INVITES` invites that are neither revoked nor expired, checked under the
-channel's row lock so concurrent creations cannot pass the limit together.
+channel's row lock so concurrent creations cannot pass the limit together, and keeps only
+its newest `KEPT_DEAD_INVITES` revoked or expired ones (older ones are deleted when the
+next invite is created), so the table stays bounded per channel however many an admin
+creates over time.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from shared.db.timing import timed
 
 # Enough for any real campaign; bounds the table per channel and the list an admin reads.
 MAX_LIVE_INVITES = 100
+# Revoked or expired invites kept for the admins' list (their uses stay readable a while).
+KEPT_DEAD_INVITES = 100
 
 INVITE_COLUMNS = "invite_id, max_uses, uses, created_at, expires_at, revoked_at"
 
@@ -45,6 +50,16 @@ async def create(
         )
         if live >= MAX_LIVE_INVITES:
             raise TooManyInvites
+        await conn.execute(
+            """
+            DELETE FROM channel_invites WHERE invite_id IN (
+                SELECT invite_id FROM channel_invites
+                WHERE channel_id = $1 AND (revoked_at IS NOT NULL OR expires_at <= now())
+                ORDER BY invite_id DESC OFFSET $2)
+            """,
+            channel_id,
+            KEPT_DEAD_INVITES,
+        )
         row: asyncpg.Record = await conn.fetchrow(
             f"""
             INSERT INTO channel_invites (invite_id, channel_id, code_hash, max_uses, expires_at)

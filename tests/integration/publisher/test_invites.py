@@ -116,6 +116,43 @@ async def test_live_invites_are_bounded(client: httpx.AsyncClient, db: asyncpg.P
     assert (await client.post(channel.url("/invites"), json={}, headers=owner)).status_code == 201
     full = await client.post(channel.url("/invites"), json={}, headers=owner)
     assert full.status_code == 409 and full.json()["type"].endswith("too-many-invites")
+    # Revoking one makes room again.
+    listed = (await client.get(channel.url("/invites?limit=100"), headers=owner)).json()
+    live = next(i for i in listed["items"] if not i["revoked"])
+    revoke = channel.url(f"/invites/{live['invite_id']}")
+    assert (await client.delete(revoke, headers=owner)).status_code == 204
+    assert (await client.post(channel.url("/invites"), json={}, headers=owner)).status_code == 201
+
+
+async def test_only_the_newest_dead_invites_are_kept(
+    client: httpx.AsyncClient, db: asyncpg.Pool
+) -> None:
+    channel = await create_channel(client)
+    channel_id = uuid.UUID(channel.channel_id)
+    # 150 expired and 30 revoked invites, as an admin could leave behind over months.
+    await db.execute(
+        """
+        INSERT INTO channel_invites (invite_id, channel_id, code_hash, expires_at, revoked_at)
+        SELECT gen_random_uuid(), $1, sha256(convert_to(g::text || $2, 'UTF8')),
+               CASE WHEN g < 150 THEN now() - interval '1 hour' ELSE now() + interval '1 day'
+               END,
+               CASE WHEN g >= 150 THEN now() END
+        FROM generate_series(0, 179) g
+        """,
+        channel_id,
+        uuid.uuid4().hex,
+    )
+    created = await client.post(channel.url("/invites"), json={}, headers=auth(channel.owner))
+    assert created.status_code == 201
+    counts = await db.fetchrow(
+        """
+        SELECT count(*) FILTER (WHERE revoked_at IS NULL AND expires_at > now()) AS live,
+               count(*) FILTER (WHERE revoked_at IS NOT NULL OR expires_at <= now()) AS dead
+        FROM channel_invites WHERE channel_id = $1
+        """,
+        channel_id,
+    )
+    assert (counts["live"], counts["dead"]) == (1, 100)
 
 
 async def test_visibility_is_set_on_create_and_by_the_owner_only(
