@@ -112,6 +112,21 @@ def test_channels_create_show_edit_list(stack_env: dict[str, str], feed: Service
     assert channel["handle"] in people.stdout
 
 
+def test_channels_visibility(stack_env: dict[str, str]) -> None:
+    owner = _herald(stack_env, _account("owner"))
+    channel = _create(owner, "--retention-days", "7")
+    channel_id = channel["channel_id"]
+    assert channel["settings"]["visibility"] == "public"
+    listed = owner.json("channels", "list", "--q", "County", "--limit", "100")
+    assert channel_id in {item["channel_id"] for item in listed["items"]}
+
+    unlisted = owner.json("channels", "edit", channel_id, "--visibility", "unlisted")
+    assert unlisted["settings"]["visibility"] == "unlisted"
+    assert unlisted["settings"]["retention_days"] == 7
+    listed = owner.json("channels", "list", "--q", "County", "--limit", "100")
+    assert channel_id not in {item["channel_id"] for item in listed["items"]}
+
+
 def test_a_refused_request_exits_1_with_the_problem_detail(stack_env: dict[str, str]) -> None:
     owner = _herald(stack_env, _account("owner"))
     channel_id = _create(owner)["channel_id"]
@@ -190,6 +205,36 @@ def test_post_text_photo_poll_scheduled_silent_and_alert(
     assert granted == {"channel_id": channel_id, "alerts": True}
     alert = owner.json("post", channel_id, "Outbreak!", "--alert")
     assert alert["status"] == "accepted"
+
+
+def test_invites_create_list_revoke(stack_env: dict[str, str]) -> None:
+    owner = _herald(stack_env, _account("owner"))
+    channel_id = _create(owner, "--visibility", "invite")["channel_id"]
+
+    invite = owner.json("invites", "create", channel_id, "--expires-in", "2h", "--max-uses", "5")
+    assert len(invite["code"]) >= 22  # ≥ 128 bits, base64url
+    assert invite["max_uses"] == 5
+    expires_at = datetime.fromisoformat(invite["expires_at"])
+    assert timedelta(hours=1, minutes=59) < expires_at - datetime.now(UTC) <= timedelta(hours=2)
+    human = owner("invites", "create", channel_id)
+    assert "shown this once" in human.stdout
+
+    listed = owner.json("invites", "list", channel_id)
+    mine = next(item for item in listed["items"] if item["invite_id"] == invite["invite_id"])
+    assert mine["revoked"] is False
+    assert "code" not in mine
+    assert len(listed["items"]) == 2
+
+    revoked = owner.json("invites", "revoke", channel_id, invite["invite_id"])
+    assert revoked["revoked"] is True
+    listed = owner.json("invites", "list", channel_id)
+    mine = next(item for item in listed["items"] if item["invite_id"] == invite["invite_id"])
+    assert mine["revoked"] is True
+
+    unknown = owner("invites", "revoke", channel_id, str(uuid.uuid4()), code=1)
+    assert "no such invite" in unknown.stderr
+    stranger = _herald(stack_env, _account("stranger"))
+    assert "no such channel" in stranger("invites", "list", channel_id, code=1).stderr
 
 
 def test_insights_and_deletion_report(stack_env: dict[str, str]) -> None:
