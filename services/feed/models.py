@@ -14,7 +14,7 @@ from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 # Page sizes: DESIGN.md caps every list at 100.
 PAGE_MAX = 100
@@ -279,6 +279,14 @@ class ReportCreate(Request):
     note: str | None = Field(
         default=None, max_length=REPORT_NOTE_MAX, description="what operators should know"
     )
+
+    @field_validator("note")
+    @classmethod
+    def _no_nul(cls, value: str | None) -> str | None:
+        # Postgres text cannot hold NUL: refuse it here (422), never fail at the insert.
+        if value is not None and "\x00" in value:
+            raise ValueError("the note must not contain NUL characters")
+        return value
 
 
 class ReportAccepted(BaseModel):

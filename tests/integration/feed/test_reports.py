@@ -101,6 +101,7 @@ async def test_bad_reports_are_refused_and_change_nothing(
         ({"channel_id": c, "reason": "boring"}, 422),
         ({"channel_id": c, "reason": "spam", "severity": "high"}, 422),
         ({"channel_id": c, "reason": "spam", "note": "x" * 1001}, 422),
+        ({"channel_id": c, "reason": "spam", "note": "nul \x00 inside"}, 422),
         ({"channel_id": "not-a-uuid", "reason": "spam"}, 422),
         ({"reason": "spam"}, 422),
         ({"channel_id": str(uuid.uuid4()), "reason": "spam"}, 404),
