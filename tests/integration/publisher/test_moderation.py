@@ -6,12 +6,15 @@ owner read (nobody else), and which names no operator. Real publisher, Kafka, Po
 from __future__ import annotations
 
 import time
+import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
 import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from services.retention.audit import expire_audit_log
 from shared.events.live import LIVE_EVENTS, LiveChannelStatus
 from shared.topics import LIVE
 from tests.integration.publisher.conftest import Channel, account, create_channel
@@ -272,3 +275,24 @@ async def _status_events(stack: StackSlice, channel_id: str) -> list[str]:
     finally:
         await consumer.stop()
     return statuses
+
+
+async def test_audit_entries_expire_after_180_days(db: asyncpg.Pool) -> None:
+    channel_id = uuid.uuid4()
+    now = datetime.now(UTC)
+    for action, age in (("old", timedelta(days=181)), ("kept", timedelta(days=179))):
+        await db.execute(
+            """
+            INSERT INTO audit_log (audit_id, channel_id, at, actor_role, action)
+            VALUES ($1, $2, $3, 'operator', $4)
+            """,
+            uuid.uuid4(),
+            channel_id,
+            now - age,
+            action,
+        )
+    # A batch of one: the expiry goes on until a batch comes back short.
+    assert await expire_audit_log(db, now, 1) == 1
+    actions = await db.fetch("SELECT action FROM audit_log WHERE channel_id = $1", channel_id)
+    assert [row["action"] for row in actions] == ["kept"]
+    assert await expire_audit_log(db, now, 1) == 0
