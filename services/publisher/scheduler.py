@@ -23,7 +23,8 @@ pool stays as the publish path leaves it.
 A publish refused at its time (4xx: the author is no longer an admin, the channel is
 suspended, the alert grant withdrawn or the hour's alerts used, the media gone, the post
 already past its expiry) marks the row `failed` with the reason: it stays visible in
-`GET …/scheduled`, unpublished, until an admin cancels it. A broker that does not
+`GET …/scheduled`, unpublished, until an admin cancels it; the row of a deleted channel
+is dropped instead. A broker that does not
 acknowledge (503) leaves the row as it is for the next round.
 """
 
@@ -108,6 +109,10 @@ class Scheduler:
         post_id: UUID = row["post_id"]
         access = await access_of(self.pool, channel_id, row["author_id"])
         if access is None:
+            if await store.channel_gone(conn, channel_id):
+                # Nothing to tell anyone, and its text must not outlive the channel.
+                await store.remove(conn, channel_id, post_id)
+                return True
             await self._refuse(conn, row, "the author is no longer an admin of the channel")
             return True
         if access.suspended:
@@ -129,7 +134,7 @@ class Scheduler:
         except ValueError as exc:  # a stored request no longer valid (pydantic's error)
             await self._refuse(conn, row, f"the post is not valid: {exc}")
             return True
-        await store.published(conn, channel_id, post_id)
+        await store.remove(conn, channel_id, post_id)
         log.info(
             "scheduled post published",
             extra={"channel_id": str(channel_id), "post_id": str(post_id)},

@@ -146,7 +146,8 @@ async def claim_due(conn: asyncpg.Connection, limit: int) -> list[dict[str, Any]
     return [dict(row.items()) for row in rows]
 
 
-async def published(conn: asyncpg.Connection, channel_id: UUID, post_id: UUID) -> None:
+async def remove(conn: asyncpg.Connection, channel_id: UUID, post_id: UUID) -> None:
+    """Delete a row: its post is in the log (after the ack), or it is dropped."""
     await conn.execute(
         "DELETE FROM scheduled_posts WHERE channel_id = $1 AND post_id = $2",
         channel_id,
@@ -164,3 +165,9 @@ async def refused(conn: asyncpg.Connection, channel_id: UUID, post_id: UUID, rea
         post_id,
         reason,
     )
+
+
+async def channel_gone(conn: asyncpg.Connection, channel_id: UUID) -> bool:
+    """The channel was deleted (its scheduled posts are dropped, not kept as failed)."""
+    status = await conn.fetchval("SELECT status FROM channels WHERE channel_id = $1", channel_id)
+    return status is None or status == "deleted"

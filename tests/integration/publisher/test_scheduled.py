@@ -256,3 +256,20 @@ async def test_a_post_due_while_its_channel_is_suspended_is_refused_not_publishe
     assert (await http.delete(suspension, headers=operator)).status_code == 204
     assert (await status(http, channel, post_id)).json()["status"] == "scheduled"
     assert await published_events(posts_topic, channel) == {}
+
+
+async def test_a_deleted_channels_scheduled_post_is_dropped_unpublished(
+    http: httpx.AsyncClient, posts_topic: PostsTopic, db: asyncpg.Pool
+) -> None:
+    channel = await create_channel(http)
+    await schedule(http, channel, at(2))
+    deleted = await http.delete(channel.url(), headers=auth(channel.owner))
+    assert deleted.status_code == 204, deleted.text
+
+    deadline = time.monotonic() + WAIT_S
+    query = "SELECT count(*) FROM scheduled_posts WHERE channel_id = $1"
+    while await db.fetchval(query, uuid.UUID(channel.channel_id)):
+        assert time.monotonic() < deadline, "the scheduled row outlived its channel"
+        await asyncio.sleep(0.2)
+    events = await posts_topic.events(channel.channel_id)
+    assert not [e for e in events if isinstance(e, PostPublished | PostPublishedSealed)]
