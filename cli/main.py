@@ -263,6 +263,44 @@ def channels_edit(
     _run(as_json, action, _show_channel)
 
 
+AUDIT_COLUMNS = ("at", "actor_role", "actor_id", "action", "details")
+
+
+@channels_app.command("audit")
+def channels_audit(
+    channel: Channel,
+    limit: Limit = 100,
+    before: Annotated[str | None, typer.Option(help="An entry's `at`: older ones.")] = None,
+    as_json: Json = False,
+) -> None:
+    """The channel's audit log, newest first (its owner)."""
+    _run(
+        as_json,
+        lambda api: api.publisher(
+            "GET",
+            f"/v1/channels/{_channel_id(api, channel)}/audit",
+            params={"limit": limit, "before": before},
+        ),
+        lambda log: render.table(log["entries"], AUDIT_COLUMNS, "no entries"),
+    )
+
+
+@channels_app.command("appeal")
+def channels_appeal(
+    channel: Annotated[str, typer.Argument(help="The suspended channel's id.")],
+    text: Annotated[str, typer.Option(help="Why the suspension should be lifted.")],
+    as_json: Json = False,
+) -> None:
+    """Appeal the channel's suspension (its owner; one appeal per suspension)."""
+    _run(
+        as_json,
+        lambda api: api.publisher(
+            "POST", f"/v1/channels/{_channel_id(api, channel)}/appeal", json={"text": text}
+        ),
+        lambda ans: render.done(f"appeal {ans['appeal_id']} {ans['status']}"),
+    )
+
+
 # ---------------------------------------------------------------------------- posts
 
 
@@ -448,7 +486,7 @@ def _operator_change(
         return {"channel_id": channel_id, **done}
 
     def show(ans: dict[str, Any]) -> None:
-        render.done(" ".join(f"{k}={render._scalar(v)}" for k, v in ans.items()))
+        render.done(" ".join(f"{k}={render.scalar(v)}" for k, v in ans.items()))
 
     _run(as_json, action, show)
 
@@ -561,7 +599,48 @@ def operator_audit(
             "/v1/operator/audit",
             params={"channel_id": _channel_id(api, channel), "limit": limit, "before": before},
         ),
-        lambda log: render.table(
-            log["entries"], ("at", "actor_role", "action", "details"), "no entries"
+        lambda log: render.table(log["entries"], AUDIT_COLUMNS, "no entries"),
+    )
+
+
+@operator_app.command("appeals")
+def operator_appeals(limit: Limit = 100, as_json: Json = False) -> None:
+    """Open appeals, oldest first."""
+    _run(
+        as_json,
+        lambda api: api.publisher("GET", "/v1/operator/appeals", params={"limit": limit}),
+        lambda page: render.table(
+            page["appeals"],
+            ("appeal_id", "channel_id", "created_at", "reason", "text"),
+            "no open appeals",
         ),
+    )
+
+
+@operator_app.command("decide")
+def operator_decide(
+    appeal_id: str,
+    decision: Annotated[Literal["restore", "uphold"], typer.Option()],
+    as_json: Json = False,
+) -> None:
+    """Decide an appeal: restore the channel, or uphold its suspension."""
+
+    def action(api: Api) -> Any:
+        api.publisher("POST", f"/v1/operator/appeals/{appeal_id}", json={"decision": decision})
+        return {"appeal_id": appeal_id, "decision": decision}
+
+    _run(as_json, action, lambda ans: render.done(f"appeal {appeal_id}: {decision}"))
+
+
+@operator_app.command("deletion-report")
+def operator_deletion_report(channel: Channel, as_json: Json = False) -> None:
+    """Everything destroyed of a channel, added up."""
+    _run(
+        as_json,
+        lambda api: api.publisher(
+            "GET",
+            "/v1/operator/deletion-report",
+            params={"channel_id": _channel_id(api, channel)},
+        ),
+        render.fields,
     )

@@ -13,15 +13,15 @@ def emit_json(value: Any) -> None:
     typer.echo(json.dumps(value, indent=2, sort_keys=True))
 
 
-def _scalar(value: Any) -> str:
+def scalar(value: Any) -> str:
     if value is None:
         return "-"
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, Mapping):
-        return ", ".join(f"{k}={_scalar(v)}" for k, v in value.items()) or "-"
+        return ", ".join(f"{k}={scalar(v)}" for k, v in value.items()) or "-"
     if isinstance(value, list):
-        return ", ".join(_scalar(v) for v in value) or "-"
+        return ", ".join(scalar(v) for v in value) or "-"
     return str(value)
 
 
@@ -30,7 +30,7 @@ def fields(value: Mapping[str, Any], names: Iterable[str] | None = None) -> None
     keys = list(value) if names is None else [n for n in names if n in value]
     width = max((len(k) for k in keys), default=0)
     for key in keys:
-        typer.echo(f"{key.ljust(width)}  {_scalar(value[key])}")
+        typer.echo(f"{key.ljust(width)}  {scalar(value[key])}")
 
 
 def table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str], empty: str) -> None:
@@ -38,7 +38,7 @@ def table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str], empty: str)
     if not rows:
         typer.echo(empty)
         return
-    cells = [[_scalar(row.get(c)) for c in columns] for row in rows]
+    cells = [[scalar(row.get(c)) for c in columns] for row in rows]
     widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
     typer.echo("  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True)))
     for row in cells:

@@ -249,6 +249,11 @@ def test_insights_and_deletion_report(stack_env: dict[str, str]) -> None:
     assert "no deletion is recorded" in missing.stderr
     day = owner("deletion-report", channel_id, "--day", "2026-01-01", "--json", code=1)
     assert json.loads(day.stdout)["type"].endswith("not-recorded")
+    operator = _herald(stack_env, _account("op"), operator=True)
+    assert (
+        "no deletion is recorded"
+        in operator("operator", "deletion-report", channel_id, code=1).stderr
+    )
 
 
 def test_operator_verify_suspend_restore_audit(
@@ -277,16 +282,39 @@ def test_operator_verify_suspend_restore_audit(
     assert view["suspension"]["reason"] == "impersonation"
     assert "impersonation" in owner("channels", "show", channel_id).stdout
 
+    # The owner appeals; the operator sees it and restores the channel.
+    appeal = owner.json("channels", "appeal", channel_id, "--text", "We are the real one")
+    assert appeal["status"] == "open"
+    second = owner("channels", "appeal", channel_id, "--text", "Again", code=1)
+    assert "appealed already" in second.stderr
+    appeals = operator.json("operator", "appeals")["appeals"]
+    mine = next(item for item in appeals if item["appeal_id"] == appeal["appeal_id"])
+    assert mine["text"] == "We are the real one"
+    assert mine["reason"] == "impersonation"
+    operator("operator", "decide", appeal["appeal_id"], "--decision", "restore")
+    assert httpx.get(card_url).status_code == 200
+    assert owner.json("channels", "show", channel_id)["status"] == "active"
+
+    operator("operator", "suspend", channel_id, "--reason", "spam")
+    assert httpx.get(card_url).status_code == 404
     operator("operator", "restore", channel_id)
     assert httpx.get(card_url).status_code == 200
     assert owner.json("channels", "show", channel_id)["status"] == "active"
 
     audit = operator.json("operator", "audit", channel_id)
     actions = [entry["action"] for entry in audit["entries"]]
-    assert len(actions) >= 2
-    assert {entry["actor_role"] for entry in audit["entries"]} == {"operator"}
+    # Newest first; the suspensions with their reasons, the appeal and its decision.
+    assert {"suspended", "restored", "appeal.filed", "appeal.restored"} <= set(actions)
+    assert actions.index("restored") < actions.index("appeal.restored")
+    reasons = [e["details"].get("reason") for e in audit["entries"] if e["action"] == "suspended"]
+    assert reasons == ["spam", "impersonation"]
+    # Operators are named by role only.
+    assert all(e["actor_id"] is None for e in audit["entries"] if e["actor_role"] == "operator")
     assert "operator" in operator("operator", "audit", channel_id).stdout
     assert "HTTP 404" in owner("operator", "audit", channel_id, code=1).stderr
+    # The owner reads the same log of their own channel.
+    own = owner.json("channels", "audit", channel_id)
+    assert [entry["action"] for entry in own["entries"]] == actions
 
 
 def test_the_installed_console_script(stack_env: dict[str, str]) -> None:
