@@ -11,7 +11,7 @@ import asyncio
 import itertools
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -290,3 +290,27 @@ async def test_no_reporter_is_named_anywhere(
     documents += [("stored row", row["t"]) for row in stored]
     leaks = [(where, canary) for where, text in documents for canary in canaries if canary in text]
     assert leaks == []
+
+
+async def test_evidence_goes_when_the_post_would_have_expired(
+    client: httpx.AsyncClient, fd: httpx.AsyncClient, db: asyncpg.Pool
+) -> None:
+    owner = _account("own")
+    channel_id = await create_channel(client, owner)
+    post_id = await _visible_post(client, fd, channel_id, owner, "expires with its post")
+    target = _target(channel_id, post_id)
+    expect(
+        await fd.post("/v1/reports", json=target | {"reason": "spam"}, headers=auth(_account())),
+        202,
+    )
+    pid = uuid.UUID(post_id)
+    expires_at = await db.fetchval("SELECT expires_at FROM report_evidence WHERE post_id = $1", pid)
+    assert expires_at == await db.fetchval("SELECT expires_at FROM posts WHERE post_id = $1", pid)
+    # A retention run before the post's expiry keeps it; one after deletes it, while the
+    # unresolved report itself stays open for operators.
+    await purge_reports(db, expires_at - timedelta(seconds=1), 1000)
+    assert await db.fetchval("SELECT count(*) FROM report_evidence WHERE post_id = $1", pid) == 1
+    await purge_reports(db, expires_at, 1000)
+    assert await db.fetchval("SELECT count(*) FROM report_evidence WHERE post_id = $1", pid) == 0
+    [item] = await _open_targets(client, {channel_id})
+    assert item["count"] == 1 and item.get("evidence") is None
