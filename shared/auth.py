@@ -1,8 +1,18 @@
 """Bearer-token verification, and a dev-only command that mints tokens.
 
-Herald verifies JWTs (HS256 with a shared secret, or RS256/ES256 with a public key) and
-never issues them in production: `sub` is the opaque account id. Only the configured
-algorithms are accepted, so `none` and HS/RS confusion fail.
+Herald verifies JWTs and never issues them in production: `sub` is the opaque account id.
+Two verifiers may coexist, and a token's header picks one:
+
+- an OpenID provider's JWKS (`HERALD_JWT_JWKS_URL`, `shared.jwks`): a token whose header
+  names a key id (`kid`) with `alg` RS256 or ES256 verifies with that provider key, its
+  issuer and audience required;
+- the static key: the HS256 secret, or the RS256/ES256 public key file when one is set.
+  In production the placeholder (or a short) secret verifies nothing: with a JWKS URL
+  and no real secret, production accepts JWKS tokens only.
+
+Only the configured algorithms are accepted, so `none` and HS/RS confusion fail; a JWKS
+key verifies only with the one algorithm of its type. `exp` is required, `nbf` and `iat`
+are honoured, each with `LEEWAY_S` of clock skew.
 
 A token's `roles` claim (a list of strings) is read into `Principal.roles`; anything else
 there reads as no roles, so an issuer's unrelated use of the claim never locks anyone out.
@@ -20,6 +30,7 @@ from dataclasses import dataclass, field
 
 import jwt
 
+from shared.jwks import JWKS_ALGORITHMS, KID_MAX, JwksKeys
 from shared.settings import Environment, HeraldSettings
 
 ACCOUNT_ID_MAX = 128
@@ -49,26 +60,70 @@ def roles_of(claim: object) -> frozenset[str]:
 
 
 class TokenVerifier:
-    def __init__(self, settings: HeraldSettings) -> None:
+    """Verifies bearer tokens as the settings say. `verify` uses the static key only and
+    never does I/O; `authenticate` also takes JWKS tokens (it may fetch the key set, so it
+    is async). Raises InvalidToken, or JwksUnavailable when a token names a JWKS key and
+    the provider's keys could never be fetched."""
+
+    def __init__(self, settings: HeraldSettings, *, jwks: JwksKeys | None = None) -> None:
+        self._key: str | None
         if settings.jwt_public_key_file is not None:
-            self._key: str = settings.jwt_public_key_file.read_text()
+            self._key = settings.jwt_public_key_file.read_text()
             self._algorithms = ["RS256", "ES256"]
         else:
-            self._key = settings.jwt_secret
+            production = settings.environment is Environment.PRODUCTION
+            # Settings let a weak secret into production only beside a JWKS URL: then
+            # it must verify nothing.
+            self._key = None if production and settings.weak_jwt_secret else settings.jwt_secret
             self._algorithms = ["HS256"]
         self._audience = settings.jwt_audience
         self._issuer = settings.jwt_issuer
+        if jwks is None and settings.jwt_jwks_url is not None:
+            jwks = JwksKeys(settings.jwt_jwks_url)
+        self._jwks = jwks
 
     def verify(self, token: str) -> Principal:
+        """The principal of a token signed with the static key (secret or key file)."""
+        if self._key is None:
+            raise InvalidToken("this token's signing key is not accepted here")
+        return self._decode(token, self._key, self._algorithms)
+
+    async def authenticate(self, token: str) -> Principal:
+        """The principal of a token from either verifier, chosen by its header: a `kid`
+        with RS256/ES256 looks in the JWKS first (fetching it when the kid is unknown,
+        within the refresh limit); everything else goes to `verify`."""
+        if self._jwks is not None:
+            try:
+                header = jwt.get_unverified_header(token)
+            except jwt.PyJWTError as exc:
+                raise InvalidToken(str(exc)) from None
+            kid, alg = header.get("kid"), header.get("alg")
+            if isinstance(kid, str) and alg in JWKS_ALGORITHMS:
+                if not 1 <= len(kid) <= KID_MAX:
+                    raise InvalidToken("kid must be a string of 1 to 256 characters")
+                key = await self._jwks.get(kid)
+                if key is not None:
+                    return self._decode(token, key, [key.algorithm_name])
+                # A public key file may sign tokens that carry a kid of their own.
+                if self._key is None or alg not in self._algorithms:
+                    raise InvalidToken("the token's signing key is unknown")
+        return self.verify(token)
+
+    def _decode(self, token: str, key: str | jwt.PyJWK, algorithms: list[str]) -> Principal:
+        require = ["sub", "exp"]
+        if self._audience is not None:
+            require.append("aud")
+        if self._issuer is not None:
+            require.append("iss")
         try:
             claims = jwt.decode(
                 token,
-                self._key,
-                algorithms=self._algorithms,
+                key,
+                algorithms=algorithms,
                 audience=self._audience,
                 issuer=self._issuer,
                 leeway=LEEWAY_S,
-                options={"require": ["sub", "exp"], "verify_aud": self._audience is not None},
+                options={"require": require, "verify_aud": self._audience is not None},
             )
         except jwt.PyJWTError as exc:
             raise InvalidToken(str(exc)) from None

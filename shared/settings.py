@@ -48,6 +48,10 @@ class HeraldSettings(BaseSettings):
     jwt_public_key_file: Path | None = None
     jwt_audience: str | None = None
     jwt_issuer: str | None = None
+    # An OpenID provider's JWKS (RS256/ES256 keys, fetched and cached): tokens naming one
+    # of its keys by `kid` verify with it; then issuer and audience are required, and in
+    # production the URL must be https.
+    jwt_jwks_url: str | None = None
     media_dir: Path = Path(".local/media")
     log_level: str = "INFO"
     log_json: bool = True
@@ -68,6 +72,30 @@ class HeraldSettings(BaseSettings):
     # still unwrap (rotation). Empty: the development placeholder, refused in production.
     content_master_key: str = Field(default="", repr=False)
 
+    @field_validator("jwt_audience", "jwt_issuer", "jwt_jwks_url")
+    @classmethod
+    def _empty_is_unset(cls, value: str | None) -> str | None:
+        # `HERALD_JWT_ISSUER=` (as in .env.example) means "not configured", not "".
+        return value or None
+
+    @model_validator(mode="after")
+    def _check_jwks(self) -> Self:
+        if self.jwt_jwks_url is None:
+            return self
+        if self.jwt_issuer is None or self.jwt_audience is None:
+            raise ValueError(
+                "HERALD_JWT_JWKS_URL requires HERALD_JWT_ISSUER and HERALD_JWT_AUDIENCE: "
+                "a provider's keys sign tokens for other applications too"
+            )
+        scheme, _, rest = self.jwt_jwks_url.partition("://")
+        allowed = ("https",) if self.environment is Environment.PRODUCTION else ("https", "http")
+        if scheme.lower() not in allowed or not rest:
+            raise ValueError(
+                f"HERALD_JWT_JWKS_URL must be an {' or '.join(allowed)} URL"
+                + (" in production" if self.environment is Environment.PRODUCTION else "")
+            )
+        return self
+
     @model_validator(mode="after")
     def _refuse_insecure_push_in_production(self) -> Self:
         if self.environment is Environment.PRODUCTION and self.push_allow_insecure_endpoints:
@@ -76,17 +104,23 @@ class HeraldSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Self:
-        weak_secret = self.jwt_secret == DEV_JWT_SECRET or len(self.jwt_secret) < 32
         if (
             self.environment is Environment.PRODUCTION
             and self.jwt_public_key_file is None
-            and weak_secret
+            and self.jwt_jwks_url is None
+            and self.weak_jwt_secret
         ):
             raise ValueError(
                 "HERALD_JWT_SECRET must be a real secret of at least 32 characters "
-                "(or set HERALD_JWT_PUBLIC_KEY_FILE) in production"
+                "(or set HERALD_JWT_PUBLIC_KEY_FILE or HERALD_JWT_JWKS_URL) in production"
             )
         return self
+
+    @property
+    def weak_jwt_secret(self) -> bool:
+        """The placeholder or a short secret: never trusted in production (with a JWKS
+        URL and such a secret, production verifies JWKS tokens only)."""
+        return self.jwt_secret == DEV_JWT_SECRET or len(self.jwt_secret) < 32
 
     def content_master_keys(self) -> MasterKeys:
         """The parsed master keys; ValueError when malformed, or missing or the development

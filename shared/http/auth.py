@@ -8,6 +8,11 @@ client with a broken token should learn it, not silently read as anonymous.
 `HERALD_OPERATOR_ACCOUNTS`, or tokens whose `roles` claim holds `herald-operator`.
 Everyone else — anonymous, a broken token, any other account — gets the very 404 of a
 path that does not exist, so the operator API reveals nothing, not even that it exists.
+
+Tokens verify with the HS256 secret / public key file or, for OIDC logins, with the keys
+of `HERALD_JWT_JWKS_URL` (`shared.auth.TokenVerifier.authenticate`). While the provider's
+keys have never been fetched, a token naming one answers 503 `token-keys-unavailable`
+with `Retry-After`: the token may be fine, so the client should not drop it.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from fastapi import Depends, Request
 from shared.auth import InvalidToken, Principal, TokenVerifier
 from shared.http.problems import Problem
 from shared.http.ratelimit import RateLimiter
+from shared.jwks import COOLDOWN_S, JwksUnavailable
 from shared.settings import HttpServiceSettings
 
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="herald"'}
@@ -38,13 +44,20 @@ def _bearer(request: Request) -> str | None:
     return token.strip()
 
 
-def _verify(request: Request, token: str) -> Principal:
+async def _verify(request: Request, token: str) -> Principal:
     verifier: TokenVerifier = request.app.state.token_verifier
     try:
-        return verifier.verify(token)
+        return await verifier.authenticate(token)
     except InvalidToken as exc:
         raise Problem(
             401, f"invalid token: {exc}", type_="unauthorized", headers=_CHALLENGE
+        ) from None
+    except JwksUnavailable:
+        raise Problem(
+            503,
+            "the token issuer's signing keys are unavailable; retry shortly",
+            type_="token-keys-unavailable",
+            headers={"Retry-After": str(int(COOLDOWN_S))},
         ) from None
 
 
@@ -58,7 +71,7 @@ async def require_account(request: Request) -> Principal:
     token = _bearer(request)
     if token is None:
         raise Problem(401, "a bearer token is required", type_="unauthorized", headers=_CHALLENGE)
-    principal = _verify(request, token)
+    principal = await _verify(request, token)
     _limit(request, f"a:{principal.account_id}")
     return principal
 
@@ -69,7 +82,7 @@ async def optional_account(request: Request) -> Principal | None:
         client = request.client.host if request.client else "unknown"
         _limit(request, f"ip:{client}")
         return None
-    principal = _verify(request, token)
+    principal = await _verify(request, token)
     _limit(request, f"a:{principal.account_id}")
     return principal
 
@@ -88,7 +101,7 @@ async def require_operator(request: Request) -> Principal:
     applies to operators only: a 429 would tell others the path exists."""
     try:
         token = _bearer(request)
-        principal = None if token is None else _verify(request, token)
+        principal = None if token is None else await _verify(request, token)
     except Problem:
         raise _hidden() from None
     settings: HttpServiceSettings = request.app.state.settings
