@@ -59,6 +59,7 @@ FULL_SIZES = (100, 1_000, 10_000)
 QUICK_SIZES = (100, 1_000)
 WORKER_STREAMS = 20_000
 ROUNDS = 3
+FRESH_FEED_STREAMS = 10_000  # from this size on, a fresh feed: its memory is judged
 DEADLINE_S = 5.0  # an event not on a stream by then is a failure
 LATE_GRACE_S = 5.0  # how long after the deadline a late event is still told from a lost one
 # Pauses (halved in quick mode): after the first tenth opened, after all (memory is read
@@ -363,15 +364,15 @@ async def benchmark(ctx: Context, quick: bool) -> list[Record]:
                     bare_run = await measure(bare, clients, streams, ctx.log, pace)
                 finally:
                     bare.stop()
-                # One feed process serves every single-process size (a fresh one per size
-                # would cost seconds each); the first tenth opened at a size absorbs what
-                # the earlier sizes' closed streams left to reuse. Workers get their own.
+                # One feed process serves the small sizes (a fresh one per size would cost
+                # seconds each); the sizes whose memory is judged get a fresh one, so
+                # that no closed streams' freed memory is reused. Workers get their own.
                 if herald is None:
                     herald = herald_side(feed, http, channel_id, 1)
-                elif herald.workers != workers:
+                elif herald.workers != workers or streams >= FRESH_FEED_STREAMS:
                     herald.stop()
-                    workers_feed = await start_feed(ctx, stack, sizes, workers)
-                    herald = herald_side(workers_feed, http, channel_id, workers)
+                    fresh = await start_feed(ctx, stack, sizes, workers)
+                    herald = herald_side(fresh, http, channel_id, workers)
                 herald_run = await measure(herald, clients, streams, ctx.log, pace)
                 subject, baseline = result(herald_run, workers), result(bare_run, workers)
                 records += [baseline, subject, *verdicts(subject, baseline, quick)]
