@@ -67,7 +67,6 @@ class Dependencies:
         async with self.pool.acquire() as conn:
             await migrate(conn)
         pool = self.pool
-        self.readiness.add("postgres", lambda: postgres_reachable(pool))
         self.readiness.scrape_hooks.append(lambda: observe_pool(pool, self.service))
         if multiprocess.enabled():
             # A scrape runs the hooks of the one worker it reaches: the others refresh
@@ -83,6 +82,10 @@ class Dependencies:
             what="kafka producer",
         )
         self.producer = producer
+        # Both checks are registered only once both connections exist: /readyz answers 200
+        # only when every registered check passes, so an early single check would claim
+        # readiness while Kafka was still unreached.
+        self.readiness.add("postgres", lambda: postgres_reachable(pool))
         self.readiness.add("kafka", lambda: kafka_reachable(producer))
 
     async def _observe_pool(self, pool: asyncpg.Pool) -> None:
