@@ -317,6 +317,31 @@ def test_operator_verify_suspend_restore_audit(
     assert [entry["action"] for entry in own["entries"]] == actions
 
 
+def test_operator_reports_and_resolve(stack_env: dict[str, str], feed: ServiceProcess) -> None:
+    channel_id = _create(_herald(stack_env, _account("owner")))["channel_id"]
+    operator = _herald(stack_env, _account("op"), operator=True)
+    # A report filed on the feed shows in the operator's list, grouped, until resolved.
+    for reason in ("scam", "scam", "spam"):
+        filed = httpx.post(
+            f"{feed.base_url}/v1/reports",
+            json={"channel_id": channel_id, "reason": reason},
+            headers=auth(_account("reporter")),
+        )
+        assert filed.status_code == 202, filed.text
+    reports = operator.json("operator", "reports", "--limit", "100")
+    target = next(item for item in reports["items"] if item["channel_id"] == channel_id)
+    assert target["count"] == 3
+    assert target["reasons"] == {"scam": 2, "spam": 1}
+    human = operator("operator", "reports").stdout
+    assert "scam=2" in human
+    assert "spam=1" in human
+    assert "HTTP 404" in _herald(stack_env, _account("x"))("operator", "reports", code=1).stderr
+    resolved = operator.json("operator", "resolve", channel_id, "--resolution", "dismissed")
+    assert resolved["count"] == 3
+    reports = operator.json("operator", "reports", "--limit", "100")
+    assert channel_id not in {item["channel_id"] for item in reports["items"]}
+
+
 def test_the_installed_console_script(stack_env: dict[str, str]) -> None:
     owner_id = _account("owner")
     channel_id = _create(_herald(stack_env, owner_id))["channel_id"]
