@@ -270,6 +270,17 @@ async def test_no_reporter_is_named_anywhere(
     )
     assert resolved.json()["count"] == len(canaries)
     documents.append(("resolution", resolved.text))
+    # The channel's admins are not told: nothing they read mentions a report, and the
+    # audit logs (the owner's and the operators') record no resolution.
+    c = f"/v1/channels/{channel_id}"
+    for path in (c, f"{c}/audit", f"{c}/insights"):
+        seen = expect(await client.get(path, headers=auth(owner)), 200)
+        assert "report" not in str(seen).lower(), (path, seen)
+    audit = await client.get(
+        "/v1/operator/audit", params={"channel_id": channel_id}, headers=OPERATOR
+    )
+    assert "report" not in expect(audit, 200).__str__().lower()
+    documents.append(("operator audit", audit.text))
     async with httpx.AsyncClient(timeout=10) as http:
         for process in (publisher, feed):
             documents.append(

@@ -17,6 +17,10 @@ endpoint anywhere shows reports to a channel's admins.
 
 Nothing answers, logs or counts who reported: the feed stores reporters only as an HMAC,
 which these routes never read.
+
+A resolution is not written to the audit log: the channel's owner reads that log, and
+the channel's admins are not told that it was reported. What an operator does about a
+report (suspending the channel, say) is audited by that action itself.
 """
 
 from __future__ import annotations
