@@ -110,6 +110,11 @@ async def test_a_thousand_reports_are_grouped_exactly(
             assert item.get("evidence") is None
         else:
             assert item["evidence"]["body"]["type"] == "text"
+    # An empty cursor reads the first page; one this API did not give is a 422.
+    first = await client.get("/v1/operator/reports?cursor=&limit=1", headers=OPERATOR)
+    assert len(expect(first, 200)["items"]) == 1
+    forged = await client.get("/v1/operator/reports?cursor=bm90LWEtY3Vyc29y", headers=OPERATOR)
+    assert forged.status_code == 422
     # Oldest waiting first, each target once.
     firsts = [item["first_at"] for item in listed]
     assert firsts == sorted(firsts) and len(listed) == len(targets)

@@ -141,7 +141,8 @@ async def list_reports(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=PAGE_MAX)] = PAGE_DEFAULT,
 ) -> ReportTargetsPage:
-    after = _decode_cursor(cursor) if cursor is not None else None
+    # An empty cursor is the first page (clients that always send the parameter).
+    after = _decode_cursor(cursor) if cursor else None
     rows = await store.list_open(pool, after, limit)
     return ReportTargetsPage(
         items=[_target(row) for row in rows],
