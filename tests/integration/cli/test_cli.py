@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from PIL import Image
@@ -253,6 +254,42 @@ def test_insights_and_deletion_report(stack_env: dict[str, str]) -> None:
     assert (
         "no deletion is recorded"
         in operator("operator", "deletion-report", channel_id, code=1).stderr
+    )
+
+
+async def test_deletion_reports_read_from_the_ledger(
+    stack_env: dict[str, str], db: asyncpg.Pool
+) -> None:
+    owner = _herald(stack_env, _account("owner"))
+    channel_id = _create(owner)["channel_id"]
+    # Ledger rows as fan-out (a delete for everyone) and retention (an expired day) write
+    # them; their own tests cover the writing.
+    post_id = uuid.uuid4()
+    await db.execute(
+        "SELECT herald_ledger_post_deleted($1, $2, $3, $4)",
+        [uuid.UUID(channel_id)],
+        [post_id],
+        [1],
+        [2],
+    )
+    await db.execute(
+        """INSERT INTO deletion_ledger (channel_id, day, rows_dropped, partitions_dropped,
+                                        media_removed, keys_destroyed)
+           VALUES ($1, '2026-03-14', 40, 3, 2, 10)""",
+        uuid.UUID(channel_id),
+    )
+    by_post = owner.json("deletion-report", channel_id, "--post", str(post_id))
+    assert (by_post["rows_dropped"], by_post["keys_destroyed"]) == (1, 2)
+    by_day = owner.json("deletion-report", channel_id, "--day", "2026-03-14")
+    assert (by_day["rows_dropped"], by_day["partitions_dropped"]) == (40, 3)
+    assert (by_day["media_removed"], by_day["keys_destroyed"]) == (2, 10)
+    assert "keys_destroyed" in owner("deletion-report", channel_id, "--day", "2026-03-14").stdout
+    operator = _herald(stack_env, _account("op"), operator=True)
+    summed = operator.json("operator", "deletion-report", channel_id)
+    assert (summed["rows_dropped"], summed["keys_destroyed"]) == (41, 12)
+    # Only the owner reads the channel's report: an operator is told the channel is not theirs.
+    assert (
+        "HTTP 404" in operator("deletion-report", channel_id, "--day", "2026-03-14", code=1).stderr
     )
 
 
