@@ -3,11 +3,15 @@
 `JwksServer` serves `GET /jwks.json` (its `url`) from `published` — the public halves of
 the `SigningKey`s a test put there, changeable at any moment (key rotation) — and counts
 the requests in `fetches`, so tests can see when Herald refreshed the set. A
-`SigningKey` (RS256 or ES256, with its `kid`) signs tokens like the provider would.
+`SigningKey` (RS256 or ES256, with its `kid`) signs tokens like the provider would;
+`hand_made` forges the tokens no provider would sign.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 import secrets
 import time
@@ -63,6 +67,18 @@ def provider_claims(sub: str, ttl_s: int = 600, **overrides: Any) -> dict[str, A
     }
     claims.update(overrides)
     return {k: v for k, v in claims.items() if v is not None}
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def hand_made(header: dict[str, Any], claims: dict[str, Any], hmac_key: bytes | None) -> str:
+    """A token no JWT library would make: `alg: none` (no key), or HS256 keyed with
+    public material (a PEM, a JWK) — the algorithm-confusion forgeries."""
+    signing_input = f"{_b64(json.dumps(header).encode())}.{_b64(json.dumps(claims).encode())}"
+    mac = hmac.new(hmac_key, signing_input.encode(), hashlib.sha256) if hmac_key else None
+    return f"{signing_input}.{_b64(mac.digest() if mac else b'')}"
 
 
 class JwksServer:

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import hashlib
-import hmac
 import json
 import secrets
 import time
@@ -33,7 +31,14 @@ from shared.jwks import (
     parse_jwks,
 )
 from shared.settings import HeraldSettings
-from tests.support.jwks_server import AUDIENCE, ISSUER, JwksServer, SigningKey, provider_claims
+from tests.support.jwks_server import (
+    AUDIENCE,
+    ISSUER,
+    JwksServer,
+    SigningKey,
+    hand_made,
+    provider_claims,
+)
 
 
 class Clock:
@@ -48,17 +53,6 @@ class Clock:
 
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def hand_made(header: dict[str, Any], claims: dict[str, Any], hmac_key: bytes | None) -> str:
-    """A token no JWT library would make: `alg: none`, or HMAC keyed with public material."""
-    signing_input = f"{_b64(json.dumps(header).encode())}.{_b64(json.dumps(claims).encode())}"
-    signature = (
-        b""
-        if hmac_key is None
-        else hmac.new(hmac_key, signing_input.encode(), hashlib.sha256).digest()
-    )
-    return f"{signing_input}.{_b64(signature)}"
 
 
 def settings_for(url: str, **overrides: Any) -> HeraldSettings:
