@@ -67,70 +67,67 @@ def sealed_keys(records: Sequence[Record]) -> list[tuple[UUID, date]]:
     return list(wanted.items())
 
 
+def _opened(
+    event: PostPublishedSealed | PostEditedSealed, key: bytes
+) -> PostPublished | PostEdited:
+    """The version 1 shape of a sealed record opened with `key`; raises ContentKeyError
+    when it does not open."""
+    if isinstance(event, PostPublishedSealed):
+        p = event.payload
+        return PostPublished(
+            event_id=event.event_id,
+            occurred_at=event.occurred_at,
+            request_id=event.request_id,
+            payload=PostPublishedV1(
+                channel_id=p.channel_id,
+                post_id=p.post_id,
+                author_id=p.author_id,
+                body=p.open(key),
+                created_at=p.created_at,
+                silent=p.silent,
+                priority=p.priority,
+            ),
+        )
+    e = event.payload
+    content = e.open(key)
+    return PostEdited(
+        event_id=event.event_id,
+        occurred_at=event.occurred_at,
+        request_id=event.request_id,
+        payload=PostEditedV1(
+            channel_id=e.channel_id,
+            post_id=e.post_id,
+            text=content.text,
+            caption=content.caption,
+            edited_at=e.edited_at,
+        ),
+    )
+
+
 def open_records(records: Sequence[Record], keys: dict[UUID, bytes], existing: set[UUID]) -> Opened:
     """Pure: open each sealed record with its loaded key (see the module docstring)."""
     out = Opened()
     for record in records:
         event = record.event
-        if isinstance(event, PostPublishedSealed):
-            p = event.payload
-            key = keys.get(p.key_id)
-            if key is None:
-                if p.post_id in existing:
-                    # A redelivered publish: the plan counts it as the duplicate it is,
-                    # unopened.
-                    out.records.append(record)
-                else:
-                    out.unreadable += 1
-                continue
-            try:
-                opened_body = p.open(key)
-            except ContentKeyError as exc:
-                out.rejected.append((record, str(exc)))
-                continue
-            v1 = PostPublished(
-                event_id=event.event_id,
-                occurred_at=event.occurred_at,
-                request_id=event.request_id,
-                payload=PostPublishedV1(
-                    channel_id=p.channel_id,
-                    post_id=p.post_id,
-                    author_id=p.author_id,
-                    body=opened_body,
-                    created_at=p.created_at,
-                    silent=p.silent,
-                    priority=p.priority,
-                ),
-            )
-            out.records.append(replace(record, event=v1))
-            out.keys[event.event_id] = KeyRef(p.key_id, p.key_expires_on)
-        elif isinstance(event, PostEditedSealed):
-            e = event.payload
-            key = keys.get(e.key_id)
-            if key is None:
-                out.unreadable += 1
-                continue
-            try:
-                content = e.open(key)
-            except ContentKeyError as exc:
-                out.rejected.append((record, str(exc)))
-                continue
-            edited = PostEdited(
-                event_id=event.event_id,
-                occurred_at=event.occurred_at,
-                request_id=event.request_id,
-                payload=PostEditedV1(
-                    channel_id=e.channel_id,
-                    post_id=e.post_id,
-                    text=content.text,
-                    caption=content.caption,
-                    edited_at=e.edited_at,
-                ),
-            )
-            out.records.append(replace(record, event=edited))
-            out.keys[event.event_id] = KeyRef(e.key_id, e.key_expires_on)
-        else:
+        if not isinstance(event, PostPublishedSealed | PostEditedSealed):
             out.records.append(record)
+            continue
+        sealed = event.payload
+        key = keys.get(sealed.key_id)
+        if key is None:
+            if isinstance(event, PostPublishedSealed) and sealed.post_id in existing:
+                # A redelivered publish: the plan counts it as the duplicate it is, unopened.
+                out.records.append(record)
+            else:
+                out.unreadable += 1
+            continue
+        try:
+            opened = _opened(event, key)
+        except ContentKeyError as exc:
+            out.rejected.append((record, str(exc)))
+            continue
+        out.records.append(replace(record, event=opened))
+        out.keys[event.event_id] = KeyRef(sealed.key_id, sealed.key_expires_on)
     return out
 
 
