@@ -3,7 +3,10 @@
 Starts publisher, fan-out, feed, retention and push as child processes with the local stack's
 addresses, prints their URLs, and on Ctrl-C (or SIGTERM) stops them, then the stack.
 The feed runs one worker process per core, at most four (`HERALD_FEED_WORKERS`, see
-`services.feed.workers`), unless the environment says otherwise.
+`services.feed.workers`), unless the environment says otherwise. Push runs one process
+per core, at most two (`HERALD_PUSH_PROCESSES`): they share its consumer groups, so a
+post's shard records are spread over them; the extra ones serve their operations
+endpoints on the next ports after `HERALD_PUSH_OPS_PORT` (`push-2` on 8086, …).
 When the `prometheus` binary is installed, a local Prometheus (deploy/local/prometheus.py)
 scrapes the five services and evaluates Herald's alerts; it is stopped first on exit.
 A child that dies is reported and the others are stopped too: a half-running system
@@ -52,6 +55,16 @@ def feed_workers() -> int:
     return max(1, min(os.cpu_count() or 1, FEED_WORKERS_MAX))
 
 
+# Push processes: sending is CPU-bound (an ECDH per push), one process per core; two
+# meet the design's 2-core target, more are for machines that push more.
+PUSH_PROCESSES_MAX = 2
+
+
+def push_processes() -> int:
+    """One push process per core, at most `PUSH_PROCESSES_MAX` (HERALD_PUSH_PROCESSES wins)."""
+    return max(1, min(os.cpu_count() or 1, PUSH_PROCESSES_MAX))
+
+
 def main() -> int:
     stack.start_postgres()
     stack.start_kafka()
@@ -65,6 +78,7 @@ def main() -> int:
     env.setdefault("HERALD_LOG_JSON", "false")
     env.setdefault("HERALD_CONTENT_MASTER_KEY", _dev_master_key())
     env.setdefault("HERALD_FEED_WORKERS", str(feed_workers()))
+    env.setdefault("HERALD_PUSH_PROCESSES", str(push_processes()))
     logs = stack.LOCAL / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     children: dict[str, subprocess.Popen[bytes]] = {}
@@ -86,12 +100,25 @@ def main() -> int:
                 stderr=subprocess.STDOUT,
                 cwd=stack.ROOT,
             )
+        push_port = int(env.get(SERVICES["push"][0], str(SERVICES["push"][1])))
+        for n in range(2, max(1, int(env["HERALD_PUSH_PROCESSES"])) + 1):
+            name = f"push-{n}"
+            log_file = (logs / f"{name}.log").open("ab")
+            children[name] = subprocess.Popen(
+                [sys.executable, "-m", "services.push"],
+                env={**env, SERVICES["push"][0]: str(push_port + n - 1)},
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                cwd=stack.ROOT,
+            )
         prometheus_url = _start_prometheus(env)
         print("\nHerald is starting. Logs: .local/logs/<service>.log")
         for name, (var, default, what) in SERVICES.items():
             port = env.get(var, str(default))
             if name == "feed":
                 what = f"{what}, {env['HERALD_FEED_WORKERS']} worker processes"
+            if name == "push":
+                what = f"{what}, {env['HERALD_PUSH_PROCESSES']} processes from this port on"
             print(f"  {name:<10} http://127.0.0.1:{port}  ({what})")
         if prometheus_url:
             print(f"  prometheus {prometheus_url}  (metrics and alerts of the five services)")

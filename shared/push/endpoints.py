@@ -92,7 +92,9 @@ def parse_endpoint(url: str, *, allow_insecure: bool) -> Endpoint:
     userinfo, fragment, whitespace or control characters."""
     if len(url) > MAX_ENDPOINT_LENGTH:
         raise EndpointRefused("too-long")
-    if not url.isascii() or any(ch.isspace() or not ch.isprintable() for ch in url):
+    # For ASCII, every whitespace character but the space is also unprintable: one pass
+    # in C instead of a Python loop over the characters (this runs for every push).
+    if not url.isascii() or not url.isprintable() or " " in url:
         raise EndpointRefused("malformed")
     try:
         parts = urlsplit(url)
