@@ -49,7 +49,15 @@ import httpx
 import psutil
 
 from bench.harness import Context, Record
-from bench.sse.accounting import Round, SizeRun, not_measured, result, tally, verdicts
+from bench.sse.accounting import (
+    Round,
+    SizeRun,
+    compare,
+    not_measured,
+    result,
+    tally,
+    verdicts,
+)
 from bench.sse.clients import Clients, processes_for
 from tests.support.processes import ROOT, ServiceProcess, free_port
 from tests.support.stack import StackSlice
@@ -375,6 +383,7 @@ async def benchmark(ctx: Context, quick: bool) -> list[Record]:
                     herald = herald_side(fresh, http, channel_id, workers)
                 herald_run = await measure(herald, clients, streams, ctx.log, pace)
                 subject, baseline = result(herald_run, workers), result(bare_run, workers)
+                compare(subject, baseline)
                 records += [baseline, subject, *verdicts(subject, baseline, quick)]
         finally:
             if herald is not None:
