@@ -337,11 +337,7 @@ async def benchmark(ctx: Context, quick: bool) -> list[Record]:
         else:
             why = "this tree's feed has no HERALD_FEED_WORKERS (services/feed/workers.py)"
             ctx.log(f"{WORKER_STREAMS:,} streams over feed workers {why}")
-            records.append(
-                not_measured(
-                    f"Herald feed, {WORKER_STREAMS:,} streams, workers", WORKER_STREAMS, why
-                )
-            )
+            records.append(not_measured("Herald feed, workers", WORKER_STREAMS, why))
     most = max(n for n, _ in sizes)
     stack = await ctx.stack()
     publisher, _, feed = await asyncio.gather(

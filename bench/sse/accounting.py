@@ -103,8 +103,8 @@ def result(run: SizeRun, workers: int) -> Result:
         values[f"r{i}_p50"] = r.figure(50)
         values[f"r{i}_p99"] = r.figure(99)
         values[f"r{i}_max"] = r.figure(100)
-        values[f"r{i}_late"] = r.late
-        values[f"r{i}_lost"] = r.lost
+    values["late"] = sum(r.late for r in run.rounds)
+    values["lost"] = sum(r.lost for r in run.rounds)
     values.update(run.extra)
     pooled = [d for r in run.rounds for d in r.delays]
     return Result(
