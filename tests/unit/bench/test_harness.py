@@ -104,5 +104,5 @@ def test_report_writes_json_markdown_and_plots(tmp_path: Path) -> None:
 
 def test_the_runner_finds_only_modules_with_the_entry_point() -> None:
     names = [name for name, _ in discover(set(), set())]
-    assert {"scaling_fanout", "scaling_reads", "load"} <= set(names)
+    assert {"scaling_fanout", "scaling_reads", "load", "sse_broadcast"} <= set(names)
     assert "harness" not in names and "report" not in names
