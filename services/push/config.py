@@ -27,6 +27,12 @@ class PushSettings(HeraldSettings):
     per_host_concurrency: int = Field(
         default=64, ge=1, le=1000, validation_alias="HERALD_PUSH_PER_HOST_CONCURRENCY"
     )
+    # Shards one process sends at once (each a page of subscriptions in memory): while
+    # one waits for its page or its last slow pushes, the others keep the CPU busy. The
+    # pushes of all of them together stay within send_concurrency.
+    shards_in_flight: int = Field(
+        default=4, ge=1, le=64, validation_alias="HERALD_PUSH_SHARDS_IN_FLIGHT"
+    )
     # Live events the planner takes per poll; each is committed once its shards are acked.
     planner_batch: int = Field(
         default=100, ge=1, le=1000, validation_alias="HERALD_PUSH_PLANNER_BATCH"

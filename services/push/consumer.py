@@ -12,6 +12,11 @@ Contract:
   already handled in that batch are not handled again (their offsets are committed
   first), so a failure in a large batch repeats no side effects of its earlier records.
 - One batch in hand plus aiokafka's bounded prefetch: memory stays bounded.
+- `concurrent=True` handles every record of a poll at once (at most `max_records`, from
+  whichever partitions): a record that waits (on Postgres, on push services) no longer
+  leaves the process idle. Each partition's offset still moves only past records all of
+  whose predecessors were handled; a record that fails is retried alone, and the records
+  handled beside it are not handled again.
 """
 
 from __future__ import annotations
@@ -72,6 +77,7 @@ class RecordLoop:
         name: str,
         topic: str,
         max_records: int,
+        concurrent: bool = False,
     ) -> None:
         self.settings = settings
         self.consumer = consumer
@@ -80,6 +86,7 @@ class RecordLoop:
         self.name = name
         self.topic = topic_base(topic)  # a bounded metric label
         self.max_records = max_records
+        self.concurrent = concurrent
         self._stopping = asyncio.Event()
         self._pending: dict[TopicPartition, int] = {}
         self._joined = _Joined()
@@ -110,9 +117,14 @@ class RecordLoop:
                 polled = await self.consumer.getmany(
                     timeout_ms=IDLE_POLL_MS, max_records=self.max_records
                 )
-                for tp, records in polled.items():
-                    if records:
-                        await self._partition_batch(tp, records)
+                batches = [(tp, records) for tp, records in polled.items() if records]
+                if self.concurrent:
+                    await asyncio.gather(
+                        *(self._concurrent_batch(tp, records) for tp, records in batches)
+                    )
+                    continue
+                for tp, records in batches:
+                    await self._partition_batch(tp, records)
         finally:
             lag_task.cancel()
             await self.consumer.stop()
@@ -143,6 +155,47 @@ class RecordLoop:
                 backoff = BACKOFF_FIRST_S
                 index += 1
                 self._pending[tp] = record.offset + 1
+            await self._commit(tp, records[-1].offset + 1)
+        finally:
+            self._pending.pop(tp, None)
+
+    async def _concurrent_batch(
+        self, tp: TopicPartition, records: list[ConsumerRecord[bytes, bytes]]
+    ) -> None:
+        """`_partition_batch` with the records handled at once: after each round the
+        partition's offset is committed up to its first record not yet handled, and only
+        the failed records are tried again."""
+        self._pending[tp] = records[0].offset
+        try:
+            backoff = BACKOFF_FIRST_S
+            todo = records
+            while True:
+                results = await asyncio.gather(
+                    *(self._handle(record) for record in todo), return_exceptions=True
+                )
+                for result in results:
+                    if isinstance(result, BaseException) and not isinstance(result, Exception):
+                        raise result  # cancelled: not a handler failure
+                todo = [
+                    record
+                    for record, result in zip(todo, results, strict=True)
+                    if isinstance(result, Exception)
+                ]
+                if not todo:
+                    break
+                log.error(
+                    "push records failed; retrying",
+                    exc_info=next(r for r in results if isinstance(r, Exception)),
+                    extra={"consumer": self.name, "partition": tp.partition, "failed": len(todo)},
+                )
+                # Transient (database, broker): commit what was done before the first
+                # failure; the later records done beside it are not handled again here.
+                self._pending[tp] = todo[0].offset
+                await self._commit(tp, todo[0].offset)
+                if self._stopping.is_set():
+                    return  # the rest is redelivered to whoever consumes next
+                await asyncio.sleep(backoff)
+                backoff = min(BACKOFF_MAX_S, backoff * 2)
             await self._commit(tp, records[-1].offset + 1)
         finally:
             self._pending.pop(tp, None)

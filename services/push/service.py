@@ -4,8 +4,8 @@
 feed or fan-out), migrates, declares the topics, starts the VAPID-signing `PushSender`
 and runs two consumer loops in their own committed groups until `stop` is set:
 - planner: `herald.live.v1` in group `herald-push` → `herald.push.v1` (`planner.py`);
-- sender: `herald.push.v1` in group `herald-push-send`, one shard at a time, its offset
-  committed after the shard was sent (`delivery.py`).
+- sender: `herald.push.v1` in group `herald-push-send`, up to `shards_in_flight` shards
+  at once, each partition's offset committed once its shards were sent (`delivery.py`).
 It serves `/healthz`, `/readyz` and `/metrics` on `ops_port`. A loop that dies stops the
 process (a half-running push service would silently send nothing). SIGTERM lets each loop
 finish the record in hand.
@@ -99,7 +99,7 @@ async def run_service(settings: PushSettings, stop: asyncio.Event) -> None:
                     [],
                     settings.group(SENDER_GROUP),
                     # Few records prefetched: each shard is up to seconds of work.
-                    max_poll_records=1,
+                    max_poll_records=settings.shards_in_flight,
                     fetch_max_bytes=64 * 1024,
                     max_partition_fetch_bytes=16 * 1024,
                     # A shard may take long; the group must not evict the member meanwhile.
@@ -114,7 +114,8 @@ async def run_service(settings: PushSettings, stop: asyncio.Event) -> None:
                 ),
                 name="sender",
                 topic=push_topic,
-                max_records=1,
+                max_records=settings.shards_in_flight,
+                concurrent=True,
             ),
         ):
             loops[loop.name] = loop

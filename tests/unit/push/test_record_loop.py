@@ -63,7 +63,7 @@ class FakeConsumer:
 
 
 async def run_loop(
-    fake: FakeConsumer, handler: Any, monkeypatch: pytest.MonkeyPatch
+    fake: FakeConsumer, handler: Any, monkeypatch: pytest.MonkeyPatch, *, concurrent: bool = False
 ) -> list[tuple[int, str]]:
     dead: list[tuple[int, str]] = []
 
@@ -80,6 +80,7 @@ async def run_loop(
         name="test",
         topic=TOPIC,
         max_records=10,
+        concurrent=concurrent,
     )
     task = asyncio.create_task(loop.run())
     await asyncio.wait_for(fake.drained.wait(), 5)
@@ -123,3 +124,38 @@ async def test_a_failing_record_is_retried_and_nothing_past_it_is_committed_befo
     assert dead == []
     # While 11 failed, only what was done (up to 11) was committed.
     assert fake.commits == [11, 11, 13]
+
+
+async def test_concurrent_records_overlap_and_offsets_pass_only_handled_ones(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The sender's mode: a batch's shards are in hand together (a slow one does not hold
+    the others back); a failed one is retried alone, the offset never passes it before it
+    succeeded, and poison still goes to the DLQ."""
+    calls: list[int] = []
+    in_hand = 0
+    most_in_hand = 0
+
+    async def handler(r: ConsumerRecord[bytes, bytes]) -> None:
+        nonlocal in_hand, most_in_hand
+        calls.append(r.offset)
+        in_hand += 1
+        most_in_hand = max(most_in_hand, in_hand)
+        try:
+            await asyncio.sleep(0.01)
+            if r.value == b"poison":
+                raise PoisonMessage("not a shard")
+            if r.offset == 21 and calls.count(21) < 3:
+                raise ConnectionError("database away")
+        finally:
+            in_hand -= 1
+
+    batch = [record(20, b"a"), record(21, b"b"), record(22, b"poison"), record(23, b"c")]
+    fake = FakeConsumer([batch])
+    dead = await run_loop(fake, handler, monkeypatch, concurrent=True)
+    assert most_in_hand == 4
+    # 20, 22 and 23 once each; 21 until it succeeds.
+    assert sorted(calls) == [20, 21, 21, 21, 22, 23]
+    assert dead == [(22, "not a shard")]
+    # While 21 failed, only 20 was committed past; then the whole batch.
+    assert fake.commits == [21, 21, 24]
