@@ -10,7 +10,6 @@ as `restored`, whoever restored.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
@@ -35,12 +34,14 @@ class AppealDecided(Exception):
     """The appeal was decided already."""
 
 
-@dataclass(frozen=True)
-class Change:
-    """What a suspend or restore did: `changed` is False for a repeat (already so)."""
-
-    found: bool
-    changed: bool
+async def _lock_status(conn: asyncpg.Connection, channel_id: UUID) -> str | None:
+    """Lock the channel's row (in the caller's transaction) and return its status; None
+    when no such channel or it is deleted."""
+    status: str | None = await conn.fetchval(
+        "SELECT status FROM channels WHERE channel_id = $1 AND status <> 'deleted' FOR UPDATE",
+        channel_id,
+    )
+    return status
 
 
 async def set_verified(pool: asyncpg.Pool, channel_id: UUID, verified: bool) -> bool:
@@ -66,16 +67,13 @@ async def set_verified(pool: asyncpg.Pool, channel_id: UUID, verified: bool) -> 
         return True
 
 
-async def suspend(pool: asyncpg.Pool, channel_id: UUID, reason: str) -> Change:
+async def suspend(pool: asyncpg.Pool, channel_id: UUID, reason: str) -> bool:
     """Suspend an active channel. A suspended one keeps its suspension (and its appeal)
-    and takes the new reason; a deleted or unknown one is not found."""
+    and takes the new reason; False for a deleted or unknown one."""
     async with pool.acquire() as conn, conn.transaction():
-        status = await conn.fetchval(
-            "SELECT status FROM channels WHERE channel_id = $1 AND status <> 'deleted' FOR UPDATE",
-            channel_id,
-        )
+        status = await _lock_status(conn, channel_id)
         if status is None:
-            return Change(found=False, changed=False)
+            return False
         await conn.execute(
             """
             UPDATE channels
@@ -90,19 +88,19 @@ async def suspend(pool: asyncpg.Pool, channel_id: UUID, reason: str) -> Change:
         )
         action = "suspended" if status == "active" else "suspension.reason_changed"
         await audit.record(conn, channel_id, "operator", action, {"reason": reason})
-        return Change(found=True, changed=status == "active")
+        return True
 
 
-async def _restore(conn: asyncpg.Connection, channel_id: UUID) -> bool:
+async def _restore(conn: asyncpg.Connection, channel_id: UUID) -> None:
     """Lift the suspension and close its open appeal as restored (in the caller's
-    transaction); False when the channel is not suspended."""
+    transaction); nothing when the channel is not suspended."""
     suspension_id = await conn.fetchval(
         "SELECT suspension_id FROM channels WHERE channel_id = $1 AND status = 'suspended' "
         "FOR UPDATE",
         channel_id,
     )
     if suspension_id is None:
-        return False
+        return
     await conn.execute(
         """
         UPDATE channels
@@ -121,19 +119,17 @@ async def _restore(conn: asyncpg.Connection, channel_id: UUID) -> bool:
         suspension_id,
     )
     await audit.record(conn, channel_id, "operator", "restored")
-    return True
 
 
-async def restore(pool: asyncpg.Pool, channel_id: UUID) -> Change:
-    """Restore a suspended channel; an active one is left as it is (found, unchanged)."""
+async def restore(pool: asyncpg.Pool, channel_id: UUID) -> bool:
+    """Restore a suspended channel; an active one is left as it is. False for a deleted
+    or unknown one."""
     async with pool.acquire() as conn, conn.transaction():
-        status = await conn.fetchval(
-            "SELECT status FROM channels WHERE channel_id = $1 AND status <> 'deleted' FOR UPDATE",
-            channel_id,
-        )
+        status = await _lock_status(conn, channel_id)
         if status is None:
-            return Change(found=False, changed=False)
-        return Change(found=True, changed=await _restore(conn, channel_id))
+            return False
+        await _restore(conn, channel_id)
+        return True
 
 
 async def file_appeal(pool: asyncpg.Pool, channel_id: UUID, text: str) -> UUID:

@@ -40,9 +40,8 @@ from services.publisher.publishing import Publisher, unavailable
 from services.publisher.store import alerts as alert_store
 from services.publisher.store import audit as audit_store
 from services.publisher.store import moderation as store
-from shared.auth import Principal
 from shared.events.live import ChannelStatusV1, LiveChannelStatus
-from shared.http.auth import Operator, require_operator
+from shared.http.auth import require_operator
 from shared.http.problems import Problem
 from shared.kafka import KafkaUnavailable, produce
 from shared.logs import request_id_var
@@ -58,15 +57,17 @@ PAGE_DEFAULT = 100
 Limit = Annotated[int, Query(ge=1, le=audit_store.PAGE_MAX)]
 
 
-async def _audit(pool: Pool, operator: Principal, action: str, channel_id: UUID) -> None:
-    """Record an operator action by role only (`store.audit.record`)."""
+async def _set_alerts(pool: Pool, channel_id: UUID, enabled: bool) -> None:
+    """Grant or withdraw alerts and audit it (by role only, as every operator action)."""
+    if not await alert_store.set_alerts(pool, channel_id, enabled):
+        raise not_found()
+    action = "alerts.granted" if enabled else "alerts.withdrawn"
     await audit_store.record(pool, channel_id, "operator", action)
 
 
-async def _set_alerts(pool: Pool, operator: Principal, channel_id: UUID, enabled: bool) -> None:
-    if not await alert_store.set_alerts(pool, channel_id, enabled):
+async def _set_verified(pool: Pool, channel_id: UUID, verified: bool) -> None:
+    if not await store.set_verified(pool, channel_id, verified):
         raise not_found()
-    await _audit(pool, operator, "alerts.granted" if enabled else "alerts.withdrawn", channel_id)
 
 
 @router.put(
@@ -74,8 +75,8 @@ async def _set_alerts(pool: Pool, operator: Principal, channel_id: UUID, enabled
     status_code=204,
     summary="Let a channel publish alerts (operators only)",
 )
-async def grant_alerts(channel_id: UUID, operator: Operator, pool: Pool) -> Response:
-    await _set_alerts(pool, operator, channel_id, True)
+async def grant_alerts(channel_id: UUID, pool: Pool) -> Response:
+    await _set_alerts(pool, channel_id, True)
     return Response(status_code=204)
 
 
@@ -84,8 +85,8 @@ async def grant_alerts(channel_id: UUID, operator: Operator, pool: Pool) -> Resp
     status_code=204,
     summary="Withdraw a channel's alerts (operators only)",
 )
-async def withdraw_alerts(channel_id: UUID, operator: Operator, pool: Pool) -> Response:
-    await _set_alerts(pool, operator, channel_id, False)
+async def withdraw_alerts(channel_id: UUID, pool: Pool) -> Response:
+    await _set_alerts(pool, channel_id, False)
     return Response(status_code=204)
 
 
@@ -95,8 +96,7 @@ async def withdraw_alerts(channel_id: UUID, operator: Operator, pool: Pool) -> R
     summary="Give a channel the verified badge (operators only)",
 )
 async def verify(channel_id: UUID, pool: Pool) -> Response:
-    if not await store.set_verified(pool, channel_id, True):
-        raise not_found()
+    await _set_verified(pool, channel_id, True)
     return Response(status_code=204)
 
 
@@ -106,8 +106,7 @@ async def verify(channel_id: UUID, pool: Pool) -> Response:
     summary="Take a channel's verified badge away (operators only)",
 )
 async def unverify(channel_id: UUID, pool: Pool) -> Response:
-    if not await store.set_verified(pool, channel_id, False):
-        raise not_found()
+    await _set_verified(pool, channel_id, False)
     return Response(status_code=204)
 
 
@@ -141,8 +140,7 @@ async def send_status(publisher: Publisher, channel_id: UUID, suspended: bool) -
 async def suspend(
     channel_id: UUID, body: SuspensionRequest, pool: Pool, publisher: PublisherDep
 ) -> Response:
-    change = await store.suspend(pool, channel_id, body.reason)
-    if not change.found:
+    if not await store.suspend(pool, channel_id, body.reason):
         raise not_found()
     await send_status(publisher, channel_id, True)
     return Response(status_code=204)
@@ -154,8 +152,7 @@ async def suspend(
     summary="Restore a suspended channel (operators only)",
 )
 async def restore(channel_id: UUID, pool: Pool, publisher: PublisherDep) -> Response:
-    change = await store.restore(pool, channel_id)
-    if not change.found:
+    if not await store.restore(pool, channel_id):
         raise not_found()
     await send_status(publisher, channel_id, False)
     return Response(status_code=204)
