@@ -4,6 +4,7 @@ for everyone and by retention for expiry; see migration 0900). Counts and times 
 from __future__ import annotations
 
 from datetime import date
+from typing import Literal
 from uuid import UUID
 
 import asyncpg
@@ -13,26 +14,28 @@ from shared.db.timing import timed
 _FIELDS = "rows_dropped, partitions_dropped, media_removed, keys_destroyed, at"
 
 
+async def _ledger_row(
+    pool: asyncpg.Pool, channel_id: UUID, column: Literal["post_id", "day"], value: UUID | date
+) -> asyncpg.Record | None:
+    """The ledger row of the channel whose `column` is `value`; None when none."""
+    row: asyncpg.Record | None = await pool.fetchrow(
+        f"SELECT {_FIELDS} FROM deletion_ledger WHERE channel_id = $1 AND {column} = $2",
+        channel_id,
+        value,
+    )
+    return row
+
+
 @timed("publisher", "deletion_report")
 async def for_post(pool: asyncpg.Pool, channel_id: UUID, post_id: UUID) -> asyncpg.Record | None:
     """What deleting this post for everyone destroyed; None when no delete is recorded."""
-    row: asyncpg.Record | None = await pool.fetchrow(
-        f"SELECT {_FIELDS} FROM deletion_ledger WHERE channel_id = $1 AND post_id = $2",
-        channel_id,
-        post_id,
-    )
-    return row
+    return await _ledger_row(pool, channel_id, "post_id", post_id)
 
 
 @timed("publisher", "deletion_report")
 async def for_day(pool: asyncpg.Pool, channel_id: UUID, day: date) -> asyncpg.Record | None:
     """What expired on this UTC day for the channel; None when nothing is recorded."""
-    row: asyncpg.Record | None = await pool.fetchrow(
-        f"SELECT {_FIELDS} FROM deletion_ledger WHERE channel_id = $1 AND day = $2",
-        channel_id,
-        day,
-    )
-    return row
+    return await _ledger_row(pool, channel_id, "day", day)
 
 
 @timed("publisher", "deletion_report")
