@@ -211,7 +211,18 @@ class Publisher:
         """The publish event: sealed under `key` (v2; committed by the caller), or in the
         clear (v1) without one."""
         if key is None:
-            return _published(access, post_id, body, author_id, request)
+            return PostPublished(
+                request_id=request_id_var.get(),
+                payload=PostPublishedV1(
+                    channel_id=access.channel_id,
+                    post_id=post_id,
+                    author_id=author_id,
+                    body=body,
+                    created_at=uuid7_time(post_id),
+                    silent=request.silent,
+                    priority=request.priority,
+                ),
+            )
         expires_at = _expires_at(access, post_id)
         return PostPublishedSealed(
             request_id=request_id_var.get(),
@@ -566,20 +577,3 @@ def _expires_at(access: Access, post_id: UUID) -> datetime:
 def _expires_on(expires_at: datetime) -> date:
     """The UTC day a version's content expires: its key's `content_keys` partition."""
     return expires_at.astimezone(UTC).date()
-
-
-def _published(
-    access: Access, post_id: UUID, body: PostBody, author_id: str, request: PostCreate
-) -> PostPublished:
-    return PostPublished(
-        request_id=request_id_var.get(),
-        payload=PostPublishedV1(
-            channel_id=access.channel_id,
-            post_id=post_id,
-            author_id=author_id,
-            body=body,
-            created_at=uuid7_time(post_id),
-            silent=request.silent,
-            priority=request.priority,
-        ),
-    )
