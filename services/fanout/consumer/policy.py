@@ -67,10 +67,6 @@ def classify(exc: BaseException) -> Failure:
     return Failure.FAULT
 
 
-def is_transient(exc: BaseException) -> bool:
-    return classify(exc) is Failure.TRANSIENT
-
-
 @dataclass
 class Attempts:
     """Bookkeeping of one batch's (or one isolated record's) failed attempts."""
