@@ -18,7 +18,7 @@ from bench.sse.accounting import (
     verdicts,
 )
 from bench.sse.baseline import event_frame
-from bench.sse.clients import processes_for, share
+from bench.sse.clients import processes_for, share, source_address
 
 SENT = 100.0
 
@@ -129,6 +129,10 @@ def test_client_processes_share_every_stream_and_stay_within_their_file_limit() 
         assert max(shares) - min(shares) <= 1
     assert processes_for(100) >= 2
     assert processes_for(20_000) >= 3
+    # Each connects from its own loopback address: a port range of its own.
+    sources = [source_address(i) for i in range(processes_for(20_000))]
+    assert len(set(sources)) == len(sources)
+    assert all(s.startswith("127.") for s in sources)
 
 
 def test_the_bare_frame_is_one_sse_event_in_one_chunk_carrying_the_marker() -> None:
