@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 import asyncpg
 
+from services.retention.batches import drain
 from shared.db.timing import timed
 
 log = logging.getLogger(__name__)
@@ -29,14 +30,7 @@ DELETE FROM audit_log WHERE audit_id IN (
 @timed("retention", "expire_audit_log")
 async def expire_audit_log(pool: asyncpg.Pool, now: datetime, batch: int) -> int:
     """Delete audit entries older than `AUDIT_TTL` at `now`; returns how many."""
-    cutoff = now - AUDIT_TTL
-    total = 0
-    while True:
-        status: str = await pool.execute(DELETE_OLD_ENTRIES, cutoff, batch)
-        deleted = int(status.split()[-1])
-        total += deleted
-        if deleted < batch:
-            break
+    total = await drain(pool, DELETE_OLD_ENTRIES, now - AUDIT_TTL, batch=batch)
     if total:
         log.info("audit entries expired", extra={"entries": total})
     return total

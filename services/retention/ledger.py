@@ -25,6 +25,8 @@ from uuid import UUID
 
 import asyncpg
 
+from services.retention.batches import drain
+
 # Reports stay answerable this long after the deletion they describe.
 LEDGER_TTL = timedelta(days=180)
 
@@ -114,15 +116,10 @@ async def add_partition(conn: asyncpg.Connection, table: str, name: str, day: da
 
 async def expire_ledger(pool: asyncpg.Pool, now: datetime, batch: int) -> int:
     """Delete ledger rows last touched more than LEDGER_TTL ago; return how many."""
-    total = 0
-    while True:
-        status = await pool.execute(
-            """DELETE FROM deletion_ledger WHERE ctid = ANY(ARRAY(
-                   SELECT ctid FROM deletion_ledger WHERE at < $1 LIMIT $2))""",
-            now - LEDGER_TTL,
-            batch,
-        )
-        deleted = int(status.split()[-1])
-        total += deleted
-        if deleted < batch:
-            return total
+    return await drain(
+        pool,
+        """DELETE FROM deletion_ledger WHERE ctid = ANY(ARRAY(
+               SELECT ctid FROM deletion_ledger WHERE at < $1 LIMIT $2))""",
+        now - LEDGER_TTL,
+        batch=batch,
+    )

@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 
 import asyncpg
 
+from services.retention.batches import drain
 from shared.db.timing import timed
 
 log = logging.getLogger(__name__)
@@ -37,36 +38,26 @@ DELETE FROM reports WHERE report_id = ANY(ARRAY(
 DELETE_CLOSED_OR_EXPIRED_EVIDENCE = """
 DELETE FROM report_evidence WHERE post_id = ANY(ARRAY(
     SELECT e.post_id FROM report_evidence e
-    WHERE e.expires_at <= $2
+    WHERE e.expires_at <= $1
        OR EXISTS (SELECT 1 FROM report_resolutions s
                   WHERE s.channel_id = e.channel_id AND s.post_id = e.post_id
                     AND s.resolved_at >= e.copied_at)
-    LIMIT $1))
+    LIMIT $2))
 """
 
 DELETE_OLD_RESOLUTIONS = """
 DELETE FROM report_resolutions WHERE resolution_id = ANY(ARRAY(
-    SELECT resolution_id FROM report_resolutions WHERE resolved_at < $2 LIMIT $1))
+    SELECT resolution_id FROM report_resolutions WHERE resolved_at < $1 LIMIT $2))
 """
-
-
-async def _drain(pool: asyncpg.Pool, sql: str, batch: int, *args: object) -> int:
-    total = 0
-    while True:
-        status = await pool.execute(sql, batch, *args)
-        deleted = int(status.split()[-1])
-        total += deleted
-        if deleted < batch:
-            return total
 
 
 @timed("retention", "purge_reports")
 async def purge_reports(pool: asyncpg.Pool, now: datetime, batch: int) -> int:
     """Delete resolved reports, resolved or expired evidence and old resolutions; return
     how many rows went."""
-    reports = await _drain(pool, DELETE_CLOSED_REPORTS, batch)
-    evidence = await _drain(pool, DELETE_CLOSED_OR_EXPIRED_EVIDENCE, batch, now)
-    resolutions = await _drain(pool, DELETE_OLD_RESOLUTIONS, batch, now - RESOLUTION_TTL)
+    reports = await drain(pool, DELETE_CLOSED_REPORTS, batch=batch)
+    evidence = await drain(pool, DELETE_CLOSED_OR_EXPIRED_EVIDENCE, now, batch=batch)
+    resolutions = await drain(pool, DELETE_OLD_RESOLUTIONS, now - RESOLUTION_TTL, batch=batch)
     if reports or evidence or resolutions:
         log.info(
             "reports purged",

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 import asyncpg
 
+from services.retention.batches import drain
 from shared.db.timing import timed
 
 log = logging.getLogger(__name__)
@@ -36,21 +37,11 @@ WHERE (a.channel_id, a.post_id) = (d.channel_id, d.post_id)
 """
 
 
-async def _drain(pool: asyncpg.Pool, sql: str, cutoff: datetime, batch: int) -> int:
-    total = 0
-    while True:
-        status = await pool.execute(sql, cutoff, batch)
-        deleted = int(status.split()[-1])
-        total += deleted
-        if deleted < batch:
-            return total
-
-
 @timed("retention", "expire_publisher_bookkeeping")
 async def expire_publisher_bookkeeping(pool: asyncpg.Pool, now: datetime, batch: int) -> int:
     """Delete idempotency keys past their 24 h and statuses of expired posts; return rows."""
-    keys = await _drain(pool, DELETE_OLD_REQUESTS, now - IDEMPOTENCY_KEY_TTL, batch)
-    statuses = await _drain(pool, DELETE_EXPIRED_ACCEPTED, now, batch)
+    keys = await drain(pool, DELETE_OLD_REQUESTS, now - IDEMPOTENCY_KEY_TTL, batch=batch)
+    statuses = await drain(pool, DELETE_EXPIRED_ACCEPTED, now, batch=batch)
     if keys or statuses:
         log.info("publisher bookkeeping expired", extra={"keys": keys, "statuses": statuses})
     return keys + statuses
