@@ -13,6 +13,8 @@ from bench.fanout_encryption import (
     SEALED,
     Round,
     block_ratios,
+    cpu_ticks,
+    cpu_used,
     round_events,
     schedule,
     side_result,
@@ -98,3 +100,17 @@ def test_each_abba_block_gives_its_own_ratio() -> None:
 def test_spread_needs_two_rounds() -> None:
     assert math.isnan(spread([5.0]))
     assert spread([90.0, 100.0, 110.0]) == 0.2
+
+
+def test_cpu_ticks_are_read_after_a_command_name_holding_spaces_and_parentheses() -> None:
+    # pid (comm) state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt
+    # utime stime cutime cstime …
+    line = "4242 (post gres: a (b)) S 1 1 1 0 -1 4194560 10 0 0 0 250 40 7 3 20 0 1 0"
+    assert cpu_ticks(line) == 290  # utime + stime, children's time not counted
+
+
+def test_cpu_used_counts_processes_seen_at_both_readings_and_an_unreadable_one_poisons_it() -> None:
+    before = {1: 10.0, 2: 5.0, 3: 1.0}
+    after = {1: 10.5, 2: 5.25, 4: 9.0}  # 3 went away, 4 came: neither is counted
+    assert cpu_used(before, after) == 0.75
+    assert math.isnan(cpu_used({1: math.nan}, {1: 2.0}))
