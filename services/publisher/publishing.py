@@ -145,6 +145,19 @@ def build_body(body: PostCreate, media: MediaRef | None) -> PostBody:
     return PostBody(type=body.type, text=body.text, media=media, caption=body.caption, poll=poll)
 
 
+def edited_field(post_type: PostType, change: PostUpdate) -> tuple[str, str]:
+    """The field an edit of a `post_type` post changes ("text" or "caption") and its new
+    value; a Problem when a poll is edited (409) or the change lacks that field (422).
+    The same rule for a published post and a scheduled one."""
+    if post_type is PostType.POLL:
+        raise Problem(409, "a poll cannot be edited", type_="not-editable")
+    wanted = "text" if post_type is PostType.TEXT else "caption"
+    value: str | None = getattr(change, wanted)
+    if value is None:
+        raise Problem(422, f"a {post_type} post edits its {wanted} only", type_="validation")
+    return wanted, value
+
+
 def unavailable() -> Problem:
     return Problem(
         503,
@@ -480,12 +493,7 @@ class Publisher:
         post = await self._live_post(access, post_id)
         if post["status"] == "deleted":
             raise Problem(409, "the post was deleted", type_="post-deleted")
-        post_type = PostType(str(post["type"]))
-        if post_type is PostType.POLL:
-            raise Problem(409, "a poll cannot be edited", type_="not-editable")
-        wanted = "text" if post_type is PostType.TEXT else "caption"
-        if getattr(change, wanted) is None:
-            raise Problem(422, f"a {post_type} post edits its {wanted} only", type_="validation")
+        edited_field(PostType(str(post["type"])), change)
         edited_at = datetime.now(UTC)
         expires_at: datetime = post["expires_at"]  # type: ignore[assignment]
         key = self._new_key()

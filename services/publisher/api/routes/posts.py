@@ -39,7 +39,7 @@ from services.publisher.models import (
     ScheduledPage,
     ScheduledPost,
 )
-from services.publisher.publishing import request_hash, uuid7_time
+from services.publisher.publishing import edited_field, request_hash, uuid7_time
 from services.publisher.scheduler import SCHEDULE_MAX_AHEAD, uuid7_at
 from services.publisher.store import audit as audit_store
 from services.publisher.store import media as media_store
@@ -185,13 +185,7 @@ async def edit_post(
 ) -> dict[str, str]:
     waiting = await scheduled_store.get(pool, access.channel_id, post_id)
     if waiting is not None:
-        post_type = PostType(waiting["request"]["type"])
-        if post_type is PostType.POLL:
-            raise Problem(409, "a poll cannot be edited", type_="not-editable")
-        wanted = "text" if post_type is PostType.TEXT else "caption"
-        value = getattr(body, wanted)
-        if value is None:
-            raise Problem(422, f"a {post_type} post edits its {wanted} only", type_="validation")
+        wanted, value = edited_field(PostType(waiting["request"]["type"]), body)
         if await scheduled_store.edit(pool, access.channel_id, post_id, wanted, value):
             return {"post_id": str(post_id), "status": "scheduled"}
         # Published meanwhile (the edit waited for the scheduler): edit the post.
