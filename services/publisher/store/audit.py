@@ -11,13 +11,16 @@ the admin added or removed, a suspension's reason), never post content.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from uuid import UUID
 
 import asyncpg
 from uuid6 import uuid7
 
 from shared.db.timing import timed
+
+if TYPE_CHECKING:
+    from services.publisher.store.channels import Access
 
 ActorRole = Literal["operator", "owner", "admin"]
 
@@ -50,6 +53,18 @@ async def record(
         action,
         details or {},
     )
+
+
+async def record_admin(
+    db: asyncpg.Pool | asyncpg.Connection,
+    access: Access,
+    action: str,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """An admin's change: recorded as "owner" or "admin" with the acting account (one of
+    the channel's own, whom its owner knows)."""
+    role: ActorRole = "owner" if access.is_owner else "admin"
+    await record(db, access.channel_id, role, action, details, access.account_id)
 
 
 @timed("publisher", "audit_entries")

@@ -19,7 +19,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-import asyncpg
 from fastapi import APIRouter, Query, Response
 from uuid6 import uuid7
 
@@ -62,17 +61,6 @@ async def _view(pool: Pool, access: Access) -> ChannelAdminView:
     )
 
 
-async def _audit(
-    db: Pool | asyncpg.Connection,
-    access: Access,
-    action: str,
-    details: dict[str, object] | None = None,
-) -> None:
-    """An admin change's audit entry, naming the acting admin (one of the channel's own)."""
-    role: audit_store.ActorRole = "owner" if access.is_owner else "admin"
-    await audit_store.record(db, access.channel_id, role, action, details, access.account_id)
-
-
 @router.post("", status_code=201, summary="Create a channel; the caller becomes its owner")
 async def create_channel(body: ChannelCreate, principal: Account, pool: Pool) -> ChannelAdminView:
     channel_id = uuid7()
@@ -108,14 +96,14 @@ async def update_channel(body: ChannelUpdate, access: AdminAccess, pool: Pool) -
         await store.update_channel(conn, access.channel_id, changes)
         fields = sorted(changes) + (["avatar_media_id"] if avatar_given else [])
         if fields:
-            await _audit(conn, access, "channel.edited", {"fields": fields})
+            await audit_store.record_admin(conn, access, "channel.edited", {"fields": fields})
     return await _view(pool, access)
 
 
 @router.delete("/{channel_id}", status_code=204, summary="Delete a channel and all its content")
 async def delete_channel(access: OwnerAccess, publisher: PublisherDep) -> Response:
     await publisher.delete_channel(access)
-    await _audit(publisher.pool, access, "channel.deleted")
+    await audit_store.record_admin(publisher.pool, access, "channel.deleted")
     return Response(status_code=204)
 
 
@@ -138,7 +126,7 @@ async def put_admin(
         ) from None
     response.status_code = 201 if added else 200
     if added:
-        await _audit(pool, access, "admin.added", {"account_id": account_id})
+        await audit_store.record_admin(pool, access, "admin.added", {"account_id": account_id})
     return await _view(pool, access)
 
 
@@ -150,7 +138,7 @@ async def remove_admin(account_id: str, access: OwnerAccess, pool: Pool) -> Resp
         raise Problem(409, "the owner cannot remove themselves", type_="is-owner")
     if not await store.remove_admin(pool, access.channel_id, account_id):
         raise Problem(404, "no such admin", type_="not-found")
-    await _audit(pool, access, "admin.removed", {"account_id": account_id})
+    await audit_store.record_admin(pool, access, "admin.removed", {"account_id": account_id})
     return Response(status_code=204)
 
 

@@ -206,8 +206,5 @@ async def delete_post(
     await publisher.delete(access, post_id)
     # A deleted post is no longer pinned (readers also skip pins of deleted posts).
     await pin_store.unpin(pool, access.channel_id, post_id)
-    role: audit_store.ActorRole = "owner" if access.is_owner else "admin"
-    await audit_store.record(
-        pool, access.channel_id, role, "post.deleted", {"post_id": str(post_id)}, access.account_id
-    )
+    await audit_store.record_admin(pool, access, "post.deleted", {"post_id": str(post_id)})
     return {"post_id": str(post_id), "status": "accepted"}
