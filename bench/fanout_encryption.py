@@ -19,7 +19,7 @@ anything missing is a loss. Each round starts from the same quiet state (its key
 a CHECKPOINT, SETTLE_S idle), and `feed_items` is truncated after it. Rounds alternate in
 ABBA order (`schedule`) after one unmeasured warm-up round of each kind, so a machine that
 gets busier or quieter during the run moves both sides alike. Figures per side: posts/s and
-feed rows/s (all its rounds' rows over all its rounds' seconds), the spread of its rounds,
+feed rows/s (the median of its rounds; all rows over all seconds beside), their spread,
 and feed rows per CPU second of the fan-out process and the Postgres backends serving its
 database (read from /proc: the local stack's Postgres runs on this host).
 
@@ -345,22 +345,28 @@ async def measure(ctx: Context, shape: Shape) -> list[Round]:
 
 
 def side_result(rounds: Sequence[Round], side: str, shape: Shape) -> Result:
-    """One side's rounds as one figure: rows/s over all its rounds' seconds."""
+    """One side's rounds as one figure: the median of its rounds' rows/s (and posts/s).
+    The median rather than all rows over all seconds: on a shared machine one round stalled
+    by another process's burst would otherwise weigh in proportion to its stall. The pooled
+    figure is kept beside it."""
     mine = [r for r in rounds if r.side == side]
     seconds = sum(r.seconds for r in mine)
     rows = sum(r.rows for r in mine)
     posts = sum(r.posts for r in mine)
-    per_round = [r.rows / r.seconds for r in mine]
+    per_round = [r.rows / r.seconds for r in mine if r.seconds > 0]
+    posts_per_round = [r.posts / r.seconds for r in mine if r.seconds > 0]
     cpu_s = sum(r.cpu_s for r in mine)
     return Result(
         bench="",
         path=PATH,
         label=side,
         baseline=side == CLEAR,
-        rate=rows / seconds if seconds > 0 else 0.0,
+        rate=statistics.median(per_round) if per_round else 0.0,
         unit="rows/s",
         values={
-            "posts_per_s": posts / seconds if seconds > 0 else 0.0,
+            "posts_per_s": statistics.median(posts_per_round) if posts_per_round else 0.0,
+            "pooled_rows_per_s": rows / seconds if seconds > 0 else 0.0,
+            "pooled_posts_per_s": posts / seconds if seconds > 0 else 0.0,
             "round_rows_per_s_min": min(per_round),
             "round_rows_per_s_max": max(per_round),
             "round_spread": spread(per_round),
