@@ -14,19 +14,15 @@ from uuid import UUID, uuid4
 
 import asyncpg
 
+from services.feed.queries.audience import readable
 from shared.db.timing import timed
 
-# A channel (and a post of it) may be reported by whoever may read it: active, and for an
-# invite-only channel only its followers and admins (anyone else gets the 404 of every
-# read path, so a report cannot probe whether it exists).
-_READABLE_CHANNEL = """
+# A channel (and a post of it) may be reported by whoever may read it (`audience`): active,
+# and for an invite-only channel only its followers and admins (anyone else gets the 404 of
+# every read path, so a report cannot probe whether it exists).
+_READABLE_CHANNEL = f"""
 SELECT true FROM channels c
-WHERE c.channel_id = $1 AND c.status = 'active'
-  AND (COALESCE(c.settings->>'visibility', 'public') <> 'invite'
-       OR EXISTS (SELECT 1 FROM follows f
-                  WHERE f.account_id = $2 AND f.channel_id = c.channel_id AND f.active)
-       OR EXISTS (SELECT 1 FROM channel_admins a
-                  WHERE a.channel_id = c.channel_id AND a.account_id = $2))
+WHERE c.channel_id = $1 AND c.status = 'active' AND {readable("c", "$2")}
 """
 
 _VISIBLE_POST = """

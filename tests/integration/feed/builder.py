@@ -50,11 +50,14 @@ async def create_channel(
     created_at: datetime | None = None,
 ) -> UUID:
     channel_id = uuid7()
+    settings = settings or {"reactions": "all", "allowed_reactions": [], "forwarding": True}
+    # The column mirrors settings.visibility, as the publisher writes them.
     await db.execute(
         """
         INSERT INTO channels (channel_id, handle, name, description, category, country,
-                              language, settings, retention_days, status, created_at)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, COALESCE($11, now()))
+                              language, settings, retention_days, status, created_at,
+                              visibility)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, COALESCE($11, now()), $12)
         """,
         channel_id,
         handle or unique_handle(),
@@ -63,10 +66,11 @@ async def create_channel(
         category,
         country,
         language,
-        settings or {"reactions": "all", "allowed_reactions": [], "forwarding": True},
+        settings,
         retention_days,
         status,
         created_at,
+        settings.get("visibility", "public"),
     )
     return channel_id
 
