@@ -26,7 +26,7 @@ from pydantic import BaseModel, Field
 
 from services.publisher.api.deps import OwnerAccess, Pool
 from services.publisher.store import deletion_report as store
-from shared.http.auth import Operator, require_operator
+from shared.http.auth import require_operator
 from shared.http.problems import Problem
 
 
@@ -91,9 +91,7 @@ async def channel_deletion_report(
     "is recorded. One aggregate rather than a list: per post or per day, owners ask "
     "`/v1/channels/{id}/deletion-report`.",
 )
-async def operator_deletion_report(
-    operator: Operator, pool: Pool, channel_id: UUID
-) -> DeletionReport:
+async def operator_deletion_report(pool: Pool, channel_id: UUID) -> DeletionReport:
     return _report(await store.for_channel(pool, channel_id))
 
 

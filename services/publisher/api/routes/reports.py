@@ -38,7 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.publisher.api.deps import Pool
 from services.publisher.store import reports as store
-from shared.http.auth import Operator, require_operator
+from shared.http.auth import require_operator
 from shared.http.problems import Problem
 
 PAGE_MAX = 100
@@ -133,7 +133,6 @@ def _target(row: asyncpg.Record) -> ReportTarget:
 
 @router.get("", response_model=ReportTargetsPage, summary="Open reports by target (operators only)")
 async def list_reports(
-    operator: Operator,
     pool: Pool,
     status: Annotated[Literal["open"], Query(description="only open reports are kept")] = "open",
     cursor: Annotated[
@@ -155,7 +154,7 @@ async def list_reports(
     response_model=ReportResolution,
     summary="Close every open report on a channel or post (operators only)",
 )
-async def resolve_reports(body: ReportResolve, operator: Operator, pool: Pool) -> ReportResolution:
+async def resolve_reports(body: ReportResolve, pool: Pool) -> ReportResolution:
     resolved = await store.resolve(pool, body.channel_id, body.post_id, body.resolution)
     return ReportResolution(
         channel_id=body.channel_id,
