@@ -54,11 +54,13 @@ class _Joined(ConsumerRebalanceListener):  # type: ignore[misc]
 
     def __init__(self) -> None:
         self.event = asyncio.Event()
+        self.fresh: set[TopicPartition] = set()
 
     def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
         pass  # nothing buffered: a batch is committed before the next poll
 
     def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        self.fresh = set(assigned)
         self.event.set()
 
 
@@ -114,6 +116,8 @@ class RecordLoop:
         lag_task = asyncio.create_task(lag.run(), name=f"lag-{self.name}")
         try:
             while not self._stopping.is_set():
+                if self._joined.fresh:
+                    await self._anchor(self._joined.fresh)
                 polled = await self.consumer.getmany(
                     timeout_ms=IDLE_POLL_MS, max_records=self.max_records
                 )
@@ -128,6 +132,18 @@ class RecordLoop:
         finally:
             lag_task.cancel()
             await self.consumer.stop()
+
+    async def _anchor(self, fresh: set[TopicPartition]) -> None:
+        """Commit the starting position of each newly assigned partition the group has no
+        offset for yet. Several processes share the groups: without it, a partition that
+        moves to another member before its first record would start there from the
+        reset policy again — for the planner (`latest`) that skips whatever was
+        produced in between, and a post published then would never be pushed."""
+        fresh.clear()
+        for tp in self.consumer.assignment():
+            if await self.consumer.committed(tp) is None:
+                position = await asyncio.wait_for(self.consumer.position(tp), POSITION_TIMEOUT_S)
+                await self._commit(tp, position)
 
     async def _partition_batch(
         self, tp: TopicPartition, records: list[ConsumerRecord[bytes, bytes]]

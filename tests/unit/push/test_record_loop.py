@@ -61,6 +61,11 @@ class FakeConsumer:
     async def commit(self, offsets: dict[TopicPartition, int]) -> None:
         self.commits.append(offsets[TP])
 
+    async def committed(self, tp: TopicPartition) -> int | None:
+        return self.commits[-1] if self.commits else self.start_committed
+
+    start_committed: int | None = 0
+
 
 async def run_loop(
     fake: FakeConsumer, handler: Any, monkeypatch: pytest.MonkeyPatch, *, concurrent: bool = False
@@ -159,3 +164,19 @@ async def test_concurrent_records_overlap_and_offsets_pass_only_handled_ones(
     assert dead == [(22, "not a shard")]
     # While 21 failed, only 20 was committed past; then the whole batch.
     assert fake.commits == [21, 21, 24]
+
+
+async def test_a_partition_assigned_without_an_offset_gets_its_start_committed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two push processes share the planner's group, which starts at the end of the live
+    topic: the start position is committed on assignment, so a partition that moves to
+    the other process later resumes there instead of skipping to the end again."""
+
+    async def handler(r: ConsumerRecord[bytes, bytes]) -> None:
+        pass
+
+    fake = FakeConsumer([[record(40, b"a")]])
+    fake.start_committed = None
+    await run_loop(fake, handler, monkeypatch)
+    assert fake.commits == [0, 41]  # position() of the fake is 0
