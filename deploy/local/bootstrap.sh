@@ -44,6 +44,11 @@ if [ -n "$pg_major" ] && [ ! -f "/usr/share/postgresql/$pg_major/extension/hll.c
   apt_install "postgresql-$pg_major-hll"
 fi
 command -v promtool >/dev/null || apt_install prometheus
+# The browser tests (tests/browser/) drive Debian's Chromium; on Ubuntu `chromium` is a
+# snap that Playwright cannot launch: see the README.
+if ! command -v chromium >/dev/null && [ -r /etc/debian_version ] && ! grep -qi ubuntu /etc/os-release 2>/dev/null; then
+  apt_install chromium
+fi
 
 # --- Python virtualenv -----------------------------------------------------------
 py_stamp="$STAMPS/venv-$(sha256sum pyproject.toml | cut -c1-16)"

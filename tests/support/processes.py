@@ -23,6 +23,7 @@ PORT_VARS = {
     "fanout": "HERALD_FANOUT_OPS_PORT",
     "retention": "HERALD_RETENTION_OPS_PORT",
     "push": "HERALD_PUSH_OPS_PORT",
+    "web": "HERALD_WEB_PORT",
 }
 
 
@@ -35,9 +36,13 @@ def free_port() -> int:
 class ServiceProcess:
     """One service process with its log captured to a file for assertions and debugging."""
 
-    def __init__(self, name: str, env: dict[str, str], log_dir: Path) -> None:
+    def __init__(
+        self, name: str, env: dict[str, str], log_dir: Path, *, port: int | None = None
+    ) -> None:
         self.name = name
-        self.port = free_port()
+        # A port chosen beforehand when others must know it first (web's origin in the
+        # APIs' CORS list).
+        self.port = port or free_port()
         self.env = {**env, PORT_VARS[name]: str(self.port)}
         self.log_path = log_dir / f"{name}-{self.port}.log"
         self.proc: subprocess.Popen[bytes] | None = None
