@@ -1,0 +1,180 @@
+"""The admin console in a real browser: create a channel, upload a photo (with its
+progress), post a poll, watch both reach `published`, read insights; an invite's code is
+shown once; a resubmitted compose form posts once; non-operators find no operator console.
+
+Set `HERALD_SCREENSHOTS_DIR` to keep screenshots of the console's pages at phone and
+desktop widths there (the README's come from it).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import uuid
+from pathlib import Path
+
+from PIL import Image
+from playwright.async_api import Page, expect
+
+from tests.browser.conftest import DESKTOP, PHONE, Login, OpenPage
+from tests.support.processes import ServiceProcess
+
+SCREENSHOTS = os.environ.get("HERALD_SCREENSHOTS_DIR")
+
+
+def _handle() -> str:
+    return "t" + uuid.uuid4().hex[:12]
+
+
+def _photo(tmp_path: Path) -> Path:
+    path = tmp_path / "sunrise.png"
+    buffer = io.BytesIO()
+    Image.new("RGB", (96, 64), (230, 140, 40)).save(buffer, format="PNG")
+    path.write_bytes(buffer.getvalue())
+    return path
+
+
+async def _shot(page: Page, name: str) -> None:
+    if SCREENSHOTS:
+        width = (page.viewport_size or {"width": 0})["width"]
+        await page.screenshot(path=Path(SCREENSHOTS) / f"web-{name}-{width}.png", full_page=True)
+
+
+async def _create_channel(page: Page, web: ServiceProcess, handle: str, name: str) -> str:
+    """Create a channel through the form; returns its console URL."""
+    await page.goto(f"{web.base_url}/admin")
+    await page.get_by_role("link", name="Create a channel").click()
+    await page.get_by_label("Handle").fill(handle)
+    await page.get_by_label("Name").fill(name)
+    await page.get_by_label("Description").fill("Morning news from the valley.")
+    await page.get_by_label("Category").select_option("news")
+    await page.get_by_label("Country").fill("de")
+    await page.get_by_label("Language").fill("de")
+    await page.get_by_role("button", name="Create channel").click()
+    await expect(page.locator(".notice", has_text="Channel created.")).to_be_visible()
+    await expect(page.get_by_role("heading", level=1)).to_have_text(name)
+    return page.url.split("?")[0]
+
+
+async def _wait_published(page: Page) -> None:
+    status = page.locator("#post-status")
+    await expect(status).to_have_attribute("data-status", "published")
+    await expect(status).to_contain_text("published as #")
+
+
+async def test_admin_journey_create_upload_poll_published_insights(
+    web: ServiceProcess, open_page: OpenPage, login: Login, tmp_path: Path
+) -> None:
+    page = await open_page(*DESKTOP)
+    await login(page, f"ada-{uuid.uuid4().hex[:6]}")
+    console = await _create_channel(page, web, _handle(), "Valley Morning")
+    await _shot(page, "admin-overview")
+
+    # A photo: uploaded as soon as it is picked, with progress, then published.
+    await page.goto(f"{console}/compose")
+    await page.get_by_label("Type").select_option("photo")
+    await expect(page.get_by_label("Text")).to_be_hidden()
+    await page.get_by_label("File").set_input_files(_photo(tmp_path))
+    upload_status = page.locator("#c-upload-status")
+    await expect(upload_status).to_have_attribute("data-uploaded", re.compile(r"^[0-9a-f-]{36}$"))
+    await expect(upload_status).to_contain_text("Uploaded sunrise.png (photo")
+    await expect(page.locator("#c-progress")).to_have_attribute("value", "100")
+    await page.get_by_label("Caption").fill("Sunrise over the ridge")
+    await page.get_by_role("button", name="Publish").click()
+    await _wait_published(page)
+
+    # A poll with several answers allowed.
+    await page.goto(f"{console}/compose")
+    await page.get_by_label("Type").select_option("poll")
+    await page.get_by_label("Question").fill("Coffee or tea?")
+    await page.get_by_label("Option 1 (required)").fill("Coffee")
+    await page.get_by_label("Option 2 (required)").fill("Tea")
+    await page.get_by_label("Option 3").fill("Both")
+    await page.get_by_label("Voters may pick several options").check()
+    await _shot(page, "admin-compose")
+    await page.get_by_role("button", name="Publish").click()
+    await _wait_published(page)
+    await expect(page.locator("#post-status")).to_contain_text("#2")
+
+    # The posts list shows both, newest first, with the text readers see.
+    await page.goto(f"{console}/posts")
+    await expect(page.locator("#post-2")).to_contain_text("Coffee or tea?")
+    await expect(page.locator("#post-1")).to_contain_text("Sunrise over the ridge")
+
+    # Insights: followers, per-post rows and one bar per post in the chart.
+    await page.get_by_role("link", name="Insights").click()
+    await expect(page.locator("#followers")).to_have_text("0")
+    await expect(page.locator("#followers-change")).to_have_text("+0")
+    table = page.get_by_role("table", name="Per post, newest first")
+    await expect(table.get_by_role("row")).to_have_count(3)
+    await expect(table.get_by_role("rowheader").first).to_contain_text("#2 poll")
+    await expect(table.get_by_role("row").nth(1)).to_contain_text("0 / 0 / 0")
+    await expect(page.locator("svg.bar-chart rect.bar")).to_have_count(2)
+    await _shot(page, "admin-insights")
+
+
+async def test_a_resubmitted_compose_form_posts_once(
+    web: ServiceProcess, open_page: OpenPage, login: Login
+) -> None:
+    page = await open_page(*PHONE)
+    await login(page, f"bo-{uuid.uuid4().hex[:6]}")
+    console = await _create_channel(page, web, _handle(), "Double Click Daily")
+    await page.goto(f"{console}/compose")
+    form = page.locator("form#compose")
+    fields = {
+        "csrf_token": await form.locator("[name=csrf_token]").input_value(),
+        "idempotency_key": await form.locator("[name=idempotency_key]").input_value(),
+        "type": "text",
+        "text": "Posted once, however often it is sent",
+    }
+    # The same form sent twice (a double click, a resubmission after a lost answer).
+    answers = [
+        await page.request.post(f"{console}/compose", form=fields, max_redirects=0)
+        for _ in range(2)
+    ]
+    assert [a.status for a in answers] == [303, 303]
+    locations = {a.headers["location"] for a in answers}
+    assert len(locations) == 1, locations
+
+    await page.goto(web.base_url + locations.pop())
+    await _wait_published(page)
+    await page.goto(f"{console}/posts")
+    await expect(page.locator(".card-list > li")).to_have_count(1)
+
+
+async def test_an_invite_code_is_shown_once_and_can_be_revoked(
+    web: ServiceProcess, open_page: OpenPage, login: Login
+) -> None:
+    page = await open_page(*PHONE)
+    await login(page, f"cy-{uuid.uuid4().hex[:6]}")
+    console = await _create_channel(page, web, _handle(), "Invite Only Club")
+    await page.goto(f"{console}/invites")
+    await page.get_by_label("Maximum uses").fill("5")
+    await page.get_by_role("button", name="Create invite").click()
+    code = await page.locator("#invite-code").inner_text()
+    assert len(code) >= 22
+    await expect(page.get_by_label("Invite link")).to_have_value(f"{web.base_url}/join/{code}")
+    await _shot(page, "admin-invites")
+
+    await page.goto(f"{console}/invites")
+    await expect(page.locator("#invite-code")).to_have_count(0)
+    assert code not in await page.content()
+    row = page.get_by_role("table").get_by_role("row").nth(1)
+    await expect(row).to_contain_text("0 / 5")
+    await expect(row).to_contain_text("live")
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    await row.get_by_role("button", name="Revoke").click()
+    await expect(page.locator(".notice", has_text="Invite revoked.")).to_be_visible()
+    await expect(page.get_by_role("table").get_by_role("row").nth(1)).to_contain_text("revoked")
+
+
+async def test_the_operator_console_is_not_found_for_others(
+    web: ServiceProcess, open_page: OpenPage, login: Login
+) -> None:
+    page = await open_page(*PHONE)
+    await login(page, f"dee-{uuid.uuid4().hex[:6]}")
+    response = await page.goto(f"{web.base_url}/operator")
+    assert response is not None and response.status == 404
+    await expect(page.get_by_role("heading", name="Operator console")).to_have_count(0)
