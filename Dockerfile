@@ -1,6 +1,6 @@
 # One image for every Herald service. The role is the command, chosen by docker-compose.yml:
 #   python -m services.publisher | services.feed | services.fanout | services.retention
-#   | services.push
+#   | services.push | services.web
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -13,6 +13,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     HERALD_FANOUT_OPS_HOST=0.0.0.0 \
     HERALD_RETENTION_OPS_HOST=0.0.0.0 \
     HERALD_PUSH_OPS_HOST=0.0.0.0 \
+    HERALD_WEB_HOST=0.0.0.0 \
     HERALD_MEDIA_DIR=/var/lib/herald/media \
     HERALD_LOG_JSON=true
 
@@ -39,5 +40,5 @@ RUN pip install --no-deps -e . && rm -rf build
 # fan-out declares no faust tables, so faust's data directory, if made, stays empty.
 USER herald
 VOLUME ["/var/lib/herald/media"]
-EXPOSE 8081 8082 8083 8084 8085
+EXPOSE 8080 8081 8082 8083 8084 8085
 CMD ["python", "-m", "services.publisher"]

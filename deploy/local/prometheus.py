@@ -31,7 +31,14 @@ RULES_DIR = stack.ROOT / "deploy" / "prometheus"
 COMPOSE_CONFIG = RULES_DIR / "prometheus.yml"
 PORT = int(os.environ.get("HERALD_LOCAL_PROMETHEUS_PORT", "19090"))
 # Default service ports, as `make run` starts them (see deploy/local/run.py).
-SERVICE_PORTS = {"publisher": 8081, "feed": 8082, "fanout": 8083, "retention": 8084, "push": 8085}
+SERVICE_PORTS = {
+    "publisher": 8081,
+    "feed": 8082,
+    "fanout": 8083,
+    "retention": 8084,
+    "push": 8085,
+    "web": 8080,
+}
 # Prometheus opens an empty TSDB in about a second; this bounds a sick start.
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 15.0
@@ -108,7 +115,7 @@ def start(
     instance: LocalPrometheus | None = None,
     scrape_interval: str = LOCAL_SCRAPE_INTERVAL,
 ) -> str:
-    """Start Prometheus scraping `targets` (default: the five services) and wait until it
+    """Start Prometheus scraping `targets` (default: the six services) and wait until it
     is ready; return its URL. Raises RuntimeError if it cannot start."""
     instance = instance or LocalPrometheus()
     exe = binary()

@@ -1,14 +1,16 @@
-"""`make run`: the five services on the local stack, until Ctrl-C.
+"""`make run`: the six services on the local stack, until Ctrl-C.
 
-Starts publisher, fan-out, feed, retention and push as child processes with the local stack's
-addresses, prints their URLs, and on Ctrl-C (or SIGTERM) stops them, then the stack.
+Starts publisher, fan-out, feed, retention, push and web as child processes with the local
+stack's addresses, prints their URLs, and on Ctrl-C (or SIGTERM) stops them, then the stack.
+The web app (dev login) calls the publisher and feed on their local ports, and its origin
+is added to `HERALD_CORS_ORIGINS`, since its pages open the feed's stream directly.
 The feed runs one worker process per core, at most four (`HERALD_FEED_WORKERS`, see
 `services.feed.workers`), unless the environment says otherwise. Push runs one process
 per core, at most two (`HERALD_PUSH_PROCESSES`): they share its consumer groups, so a
 post's shard records are spread over them; the extra ones serve their operations
 endpoints on the next ports after `HERALD_PUSH_OPS_PORT` (`push-2` on 8086, …).
 When the `prometheus` binary is installed, a local Prometheus (deploy/local/prometheus.py)
-scrapes the five services and evaluates Herald's alerts; it is stopped first on exit.
+scrapes the six services and evaluates Herald's alerts; it is stopped first on exit.
 A child that dies is reported and the others are stopped too: a half-running system
 would only confuse.
 """
@@ -30,6 +32,7 @@ SERVICES = {
     "fanout": ("HERALD_FANOUT_OPS_PORT", 8083, "metrics/health"),
     "retention": ("HERALD_RETENTION_OPS_PORT", 8084, "metrics/health"),
     "push": ("HERALD_PUSH_OPS_PORT", 8085, "metrics/health"),
+    "web": ("HERALD_WEB_PORT", 8080, "the web app"),
 }
 
 
@@ -79,6 +82,7 @@ def main() -> int:
     env.setdefault("HERALD_CONTENT_MASTER_KEY", _dev_master_key())
     env.setdefault("HERALD_FEED_WORKERS", str(feed_workers()))
     env.setdefault("HERALD_PUSH_PROCESSES", str(push_processes()))
+    _wire_web(env)
     logs = stack.LOCAL / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     children: dict[str, subprocess.Popen[bytes]] = {}
@@ -121,12 +125,13 @@ def main() -> int:
                 what = f"{what}, {env['HERALD_PUSH_PROCESSES']} processes from this port on"
             print(f"  {name:<10} http://127.0.0.1:{port}  ({what})")
         if prometheus_url:
-            print(f"  prometheus {prometheus_url}  (metrics and alerts of the five services)")
+            print(f"  prometheus {prometheus_url}  (metrics and alerts of the six services)")
         docs = [
             f"http://127.0.0.1:{env.get(SERVICES[n][0], SERVICES[n][1])}/docs"
             for n in ("publisher", "feed")
         ]
         print(f"  API docs   {'  '.join(docs)}")
+        print(f"  Browser:   http://127.0.0.1:{_port(env, 'web')}  (log in with any name)")
         print("  Try it:    make token SUB=alice   then curl with 'Authorization: Bearer …'")
         print("Press Ctrl-C to stop everything.\n")
         while not stopping:
@@ -149,6 +154,24 @@ def main() -> int:
         stack.stop_pid(stack.KafkaPaths().pid, "kafka")
         stack.stop_postgres()
     return 0
+
+
+def _port(env: dict[str, str], name: str) -> str:
+    var, default, _ = SERVICES[name]
+    return env.get(var, str(default))
+
+
+def _wire_web(env: dict[str, str]) -> None:
+    """Point web at the local publisher and feed, and add web's origin to the APIs' CORS
+    origins (beside any the environment already lists)."""
+    origin = env.setdefault("HERALD_WEB_PUBLIC_URL", f"http://127.0.0.1:{_port(env, 'web')}")
+    env.setdefault("HERALD_WEB_PUBLISHER_URL", f"http://127.0.0.1:{_port(env, 'publisher')}")
+    env.setdefault("HERALD_WEB_FEED_URL", f"http://127.0.0.1:{_port(env, 'feed')}")
+    env.setdefault("HERALD_WEB_AUTH", "dev")
+    origins = [o.strip() for o in env.get("HERALD_CORS_ORIGINS", "").split(",") if o.strip()]
+    if origin.rstrip("/") not in origins:
+        origins.append(origin.rstrip("/"))
+    env["HERALD_CORS_ORIGINS"] = ",".join(origins)
 
 
 def _start_prometheus(env: dict[str, str]) -> str | None:

@@ -19,7 +19,7 @@ from services.web.auth.oidc import OidcClient
 from services.web.config import AuthMode, WebSettings
 from services.web.errors import install_error_pages
 from services.web.pages import STATIC_DIR
-from services.web.routes import admin, operator, shell
+from services.web.routes import admin, follower, operator, shell
 from services.web.security import SecurityHeadersMiddleware, content_security_policy, require_csrf
 from services.web.sessions import SessionStore
 from services.web.static_files import CachedStaticFiles
@@ -73,12 +73,13 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
     app.include_router(auth_routes.router)
     app.include_router(shell.router)
     # Page routers (follower, admin, operator) are included here, one line each.
+    app.include_router(follower.router)
     app.include_router(admin.router)
     app.include_router(operator.router)
     app.include_router(shell.fallback_router)  # last: `/` when no page router has it
     app.add_middleware(
         SecurityHeadersMiddleware,
-        csp=content_security_policy(settings.publisher_url, settings.feed_url),
+        csp=content_security_policy(settings.browser_feed_url),
         secure_cookies=settings.secure_cookies,
     )
     app.add_middleware(RequestContextMiddleware, service=SERVICE)

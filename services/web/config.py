@@ -29,6 +29,9 @@ class WebSettings(HeraldSettings):
         default="http://127.0.0.1:8081", validation_alias="HERALD_WEB_PUBLISHER_URL"
     )
     feed_url: str = Field(default="http://127.0.0.1:8082", validation_alias="HERALD_WEB_FEED_URL")
+    # The feed as browsers reach it (pages open its stream directly), when that differs
+    # from HERALD_WEB_FEED_URL (a container network name, say). Empty: the same URL.
+    feed_public_url: str | None = Field(default=None, validation_alias="HERALD_WEB_FEED_PUBLIC_URL")
     # Where browsers reach this app (scheme, host, port): the OIDC redirect URI is built on
     # it, and it is the origin the APIs' CORS list must name.
     public_url: str = Field(
@@ -52,12 +55,12 @@ class WebSettings(HeraldSettings):
         default="openid profile offline_access", validation_alias="HERALD_WEB_OIDC_SCOPES"
     )
 
-    @field_validator("oidc_issuer", "oidc_client_id", "oidc_client_secret")
+    @field_validator("oidc_issuer", "oidc_client_id", "oidc_client_secret", "feed_public_url")
     @classmethod
     def _empty_is_unset(cls, value: str | None) -> str | None:
         return value or None
 
-    @field_validator("publisher_url", "feed_url", "public_url", "oidc_issuer")
+    @field_validator("publisher_url", "feed_url", "feed_public_url", "public_url", "oidc_issuer")
     @classmethod
     def _no_trailing_slash(cls, value: str | None) -> str | None:
         return value.rstrip("/") if value else value
@@ -74,6 +77,11 @@ class WebSettings(HeraldSettings):
         if production and not self.public_url.startswith("https://"):
             raise ValueError("HERALD_WEB_PUBLIC_URL must be an https URL in production")
         return self
+
+    @property
+    def browser_feed_url(self) -> str:
+        """The feed's URL for browsers: stream URLs in pages, and the CSP's allowance."""
+        return self.feed_public_url or self.feed_url
 
     @property
     def secure_cookies(self) -> bool:

@@ -12,6 +12,7 @@ from services.feed.config import FeedSettings
 from services.publisher.config import PublisherSettings
 from services.push.config import PushSettings
 from services.retention.config import RetentionSettings
+from services.web.config import WebSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 # Read by the local stack tooling (deploy/local), not by a service's Settings.
@@ -43,6 +44,7 @@ def test_env_example_lists_exactly_the_settings() -> None:
                 FanoutSettings,
                 RetentionSettings,
                 PushSettings,
+                WebSettings,
             )
         )
     )

@@ -17,13 +17,25 @@ import yaml  # type: ignore[import-untyped]
 from tests.unit.observability.catalogue import ROOT
 
 COMPOSE = ROOT / "docker-compose.yml"
-HERALD = {"publisher": 8081, "feed": 8082, "fanout": 8083, "retention": 8084, "push": 8085}
+HERALD = {
+    "publisher": 8081,
+    "feed": 8082,
+    "fanout": 8083,
+    "retention": 8084,
+    "push": 8085,
+    "web": 8080,
+}
 PORT_VARS = {
     "publisher": "HERALD_PUBLISHER_PORT",
     "feed": "HERALD_FEED_PORT",
     "fanout": "HERALD_FANOUT_OPS_PORT",
     "retention": "HERALD_RETENTION_OPS_PORT",
     "push": "HERALD_PUSH_OPS_PORT",
+    "web": "HERALD_WEB_PORT",
+}
+# Web calls the publisher and feed over HTTP and owns one table: it needs no broker.
+DEPENDENCIES = {name: ("kafka", "postgres") for name in HERALD} | {
+    "web": ("postgres", "publisher", "feed")
 }
 REQUIRED_ENV = {
     "HERALD_KAFKA_BOOTSTRAP",
@@ -98,7 +110,7 @@ def test_each_herald_service_runs_its_role_from_one_image() -> None:
         assert env[PORT_VARS[name]] == str(port)
         assert f"127.0.0.1:{port}:{port}" in service["ports"]
         assert f"127.0.0.1:{port}/healthz" in " ".join(service["healthcheck"]["test"])
-        for dependency in ("kafka", "postgres"):
+        for dependency in DEPENDENCIES[name]:
             assert service["depends_on"][dependency]["condition"] == "service_healthy"
 
 

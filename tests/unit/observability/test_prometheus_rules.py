@@ -58,7 +58,7 @@ def test_alerts_name_only_metrics_herald_exports() -> None:
             assert used <= known, f"{rule['alert']} names unknown metrics {used - known}"
 
 
-def test_scrape_jobs_are_the_five_services() -> None:
+def test_scrape_jobs_are_the_six_services() -> None:
     config = yaml.safe_load((PROMETHEUS_DIR / "prometheus.yml").read_text())
     targets = {
         job["job_name"]: target
@@ -72,6 +72,7 @@ def test_scrape_jobs_are_the_five_services() -> None:
         "fanout": "fanout:8083",
         "retention": "retention:8084",
         "push": "push:8085",
+        "web": "web:8080",
     }
 
 
