@@ -14,11 +14,13 @@ import re
 import uuid
 from pathlib import Path
 
+import httpx
 from PIL import Image
 from playwright.async_api import Page, expect
 
 from tests.browser.conftest import DESKTOP, PHONE, Login, OpenPage
 from tests.support.processes import ServiceProcess
+from tests.support.tokens import auth
 
 SCREENSHOTS = os.environ.get("HERALD_SCREENSHOTS_DIR")
 
@@ -57,14 +59,40 @@ async def _create_channel(page: Page, web: ServiceProcess, handle: str, name: st
     return page.url.split("?")[0]
 
 
-async def _wait_published(page: Page) -> None:
+async def _wait_published(page: Page) -> str:
+    """Wait on the post page until the status says published; returns the post id."""
     status = page.locator("#post-status")
     await expect(status).to_have_attribute("data-status", "published")
     await expect(status).to_contain_text("published as #")
+    return page.url.rstrip("/").rsplit("/", 1)[1]
+
+
+async def _follower_activity(feed: ServiceProcess, channel_id: str, photo: str, poll: str) -> None:
+    """A follower (through the feed API) follows, sees both posts, reacts and votes."""
+    headers = auth(f"fan-{uuid.uuid4().hex[:6]}")
+    async with httpx.AsyncClient(base_url=feed.base_url, headers=headers) as client:
+        for method, path, body in (
+            ("PUT", f"/v1/channels/{channel_id}/follow", None),
+            ("POST", "/v1/views", {"post_ids": [photo, poll]}),
+            ("PUT", f"/v1/posts/{photo}/reaction", {"emoji": "👍"}),
+            ("PUT", f"/v1/posts/{poll}/vote", {"options": [0, 2]}),
+        ):
+            response = await client.request(method, path, json=body)
+            assert response.is_success, (path, response.status_code, response.text)
+
+
+async def _reload_until(page: Page, selector: str, text: str, tries: int = 40) -> None:
+    """Counters are aggregated after the API answers: reload until the page shows them."""
+    for _ in range(tries):
+        if text in await page.locator(selector).inner_text():
+            return
+        await page.wait_for_timeout(250)
+        await page.reload()
+    await expect(page.locator(selector)).to_contain_text(text)
 
 
 async def test_admin_journey_create_upload_poll_published_insights(
-    web: ServiceProcess, open_page: OpenPage, login: Login, tmp_path: Path
+    web: ServiceProcess, feed: ServiceProcess, open_page: OpenPage, login: Login, tmp_path: Path
 ) -> None:
     page = await open_page(*DESKTOP)
     await login(page, f"ada-{uuid.uuid4().hex[:6]}")
@@ -82,7 +110,7 @@ async def test_admin_journey_create_upload_poll_published_insights(
     await expect(page.locator("#c-progress")).to_have_attribute("value", "100")
     await page.get_by_label("Caption").fill("Sunrise over the ridge")
     await page.get_by_role("button", name="Publish").click()
-    await _wait_published(page)
+    photo_id = await _wait_published(page)
 
     # A poll with several answers allowed.
     await page.goto(f"{console}/compose")
@@ -94,22 +122,27 @@ async def test_admin_journey_create_upload_poll_published_insights(
     await page.get_by_label("Voters may pick several options").check()
     await _shot(page, "admin-compose")
     await page.get_by_role("button", name="Publish").click()
-    await _wait_published(page)
+    poll_id = await _wait_published(page)
     await expect(page.locator("#post-status")).to_contain_text("#2")
+    await _follower_activity(feed, console.rsplit("/", 1)[1], photo_id, poll_id)
 
     # The posts list shows both, newest first, with the text readers see.
     await page.goto(f"{console}/posts")
     await expect(page.locator("#post-2")).to_contain_text("Coffee or tea?")
     await expect(page.locator("#post-1")).to_contain_text("Sunrise over the ridge")
 
-    # Insights: followers, per-post rows and one bar per post in the chart.
+    # Insights: the follower, per-post views, reactions and votes, one bar per post.
     await page.get_by_role("link", name="Insights").click()
-    await expect(page.locator("#followers")).to_have_text("0")
-    await expect(page.locator("#followers-change")).to_have_text("+0")
+    await _reload_until(page, "main", "👍 1")
+    await _reload_until(page, "#followers", "1")
+    await expect(page.locator("#followers-change")).to_have_text("+1")
     table = page.get_by_role("table", name="Per post, newest first")
-    await expect(table.get_by_role("row")).to_have_count(3)
-    await expect(table.get_by_role("rowheader").first).to_contain_text("#2 poll")
-    await expect(table.get_by_role("row").nth(1)).to_contain_text("0 / 0 / 0")
+    rows = table.get_by_role("row")
+    await expect(rows).to_have_count(3)
+    await expect(rows.nth(1).get_by_role("rowheader")).to_contain_text("#2 poll")
+    await expect(rows.nth(1)).to_contain_text("1 / 0 / 1")
+    await expect(rows.nth(2)).to_contain_text("👍 1")
+    await _reload_until(page, "table tbody tr:nth-child(1) td:nth-child(2)", "1")
     await expect(page.locator("svg.bar-chart rect.bar")).to_have_count(2)
     await _shot(page, "admin-insights")
 

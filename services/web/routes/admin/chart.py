@@ -16,8 +16,10 @@ HEIGHT = 120
 LABEL_BAND = 16
 TOP_BAND = 12
 GAP = 4
+# A bar no wider than this: two posts should not look like two walls.
+BAR_MAX = 36
 # More bars than this would be too thin to read at 360 px; the newest are kept.
-MAX_BARS = 20
+MAX_BARS = 12
 
 
 @dataclass(frozen=True)
@@ -49,7 +51,7 @@ def bar_chart(points: list[tuple[str, int]]) -> Chart:
     bars: list[Bar] = []
     if kept:
         slot = WIDTH / len(kept)
-        width = max(slot - GAP, 1.0)
+        width = min(max(slot - GAP, 1.0), BAR_MAX)
         for index, (label, value) in enumerate(kept):
             value = max(value, 0)
             height = plot * value / peak if peak else 0.0
@@ -57,7 +59,7 @@ def bar_chart(points: list[tuple[str, int]]) -> Chart:
                 Bar(
                     label=label,
                     value=value,
-                    x=round(index * slot + GAP / 2, 2),
+                    x=round(index * slot + (slot - width) / 2, 2),
                     y=round(baseline - height, 2),
                     width=round(width, 2),
                     height=round(height, 2),
