@@ -155,7 +155,7 @@ async def test_a_resubmitted_compose_form_posts_once(
     console = await _create_channel(page, web, _handle(), "Double Click Daily")
     await page.goto(f"{console}/compose")
     form = page.locator("form#compose")
-    fields = {
+    fields: dict[str, str | float | bool] = {
         "csrf_token": await form.locator("[name=csrf_token]").input_value(),
         "idempotency_key": await form.locator("[name=idempotency_key]").input_value(),
         "type": "text",

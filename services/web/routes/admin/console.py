@@ -66,7 +66,7 @@ class Console:
             "account_id": self.account_id,
             "error": message,
             # Avatars come from the feed's media endpoint (the CSP allows its origin).
-            "media_url": settings.feed_url,
+            "media_url": settings.browser_feed_url,
             "public_url": settings.public_url,
         }
         return render(self.request, template, {**common, **context}, status_code)
