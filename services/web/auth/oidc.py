@@ -30,7 +30,7 @@ from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from services.web.config import WebSettings
 from services.web.sessions import Session, SessionStore
 from shared.auth import ACCOUNT_ID_MAX, LEEWAY_S
-from shared.jwks import JWKS_ALGORITHMS, JwksKeys
+from shared.jwks import JWKS_ALGORITHMS, parse_jwks
 
 log = logging.getLogger(__name__)
 LOGIN_TTL_S = 600
@@ -59,7 +59,7 @@ class OidcClient:
         self._client_id: str = settings.oidc_client_id
         self._pool = pool
         self._metadata: dict[str, Any] | None = None
-        self._jwks: JwksKeys | None = None
+        self._keys: dict[str, jwt.PyJWK] = {}
         self._lock = asyncio.Lock()
         self.redirect_uri = settings.public_url + CALLBACK_PATH
 
@@ -85,8 +85,24 @@ class OidcClient:
                 if not isinstance(document, dict) or document.get("issuer") != self._issuer:
                     raise LoginRefused("The login provider's configuration does not match.")
                 self._metadata = document
-                self._jwks = JwksKeys(str(document["jwks_uri"]))
             return self._metadata
+
+    async def _signing_key(self, kid: object) -> jwt.PyJWK | None:
+        """The provider key named `kid`, fetching the key set when it is not known yet (a
+        login is rare enough to fetch on every miss). Without a `kid`, the provider's one
+        key, if it has exactly one: OpenID Connect lets a provider leave `kid` out then."""
+        for attempt in range(2):
+            if attempt or not self._keys:
+                metadata = await self.metadata()
+                async with httpx.AsyncClient(timeout=HTTP_TIMEOUT_S) as http:
+                    response = await http.get(str(metadata["jwks_uri"]))
+                    response.raise_for_status()
+                self._keys = parse_jwks(response.json())
+            if kid is None and len(self._keys) == 1:
+                return next(iter(self._keys.values()))
+            if isinstance(kid, str) and kid in self._keys:
+                return self._keys[kid]
+        return None
 
     async def begin(self, next_path: str) -> tuple[str, str]:
         """(the provider URL to send the browser to, the state for its cookie)."""
@@ -149,14 +165,11 @@ class OidcClient:
     async def _verify_id_token(self, id_token: object, nonce: str) -> dict[str, Any]:
         if not isinstance(id_token, str):
             raise LoginRefused("The login provider sent no ID token.")
-        await self.metadata()
-        assert self._jwks is not None
         try:
             header = jwt.get_unverified_header(id_token)
-            kid, alg = header.get("kid"), header.get("alg")
             key = None
-            if isinstance(kid, str) and alg in JWKS_ALGORITHMS:
-                key = await self._jwks.get(kid)
+            if header.get("alg") in JWKS_ALGORITHMS:
+                key = await self._signing_key(header.get("kid"))
             if key is None:
                 raise LoginRefused("The ID token's signing key is unknown.")
             claims: dict[str, Any] = jwt.decode(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
+import httpx
 from fastapi import APIRouter, Form, Request
 from starlette.responses import RedirectResponse, Response
 
@@ -96,6 +97,10 @@ async def oidc_callback(
         tokens, next_path = await oidc.finish(state, request.cookies.get(LOGIN_STATE_COOKIE), code)
     except LoginRefused as exc:
         return render_error(request, str(exc), 400, title="Login refused")
+    except httpx.HTTPError:
+        return render_error(
+            request, "The login provider cannot be reached; try again in a moment.", 503
+        )
     store: SessionStore = request.app.state.sessions
     session_id = await store.create(
         tokens.account_id,
