@@ -95,7 +95,8 @@ async def test_admin_journey_create_upload_poll_published_insights(
     web: ServiceProcess, feed: ServiceProcess, open_page: OpenPage, login: Login, tmp_path: Path
 ) -> None:
     page = await open_page(*DESKTOP)
-    await login(page, f"ada-{uuid.uuid4().hex[:6]}")
+    account = f"ada-{uuid.uuid4().hex[:6]}"
+    await login(page, account)
     console = await _create_channel(page, web, _handle(), "Valley Morning")
     await _shot(page, "admin-overview")
 
@@ -145,6 +146,17 @@ async def test_admin_journey_create_upload_poll_published_insights(
     await _reload_until(page, "table tbody tr:nth-child(1) td:nth-child(2)", "1")
     await expect(page.locator("svg.bar-chart rect.bar")).to_have_count(2)
     await _shot(page, "admin-insights")
+    if SCREENSHOTS:
+        phone = await open_page(*PHONE)
+        await login(phone, account)
+        for name, path in (
+            ("overview", ""),
+            ("compose", "/compose"),
+            ("posts", "/posts"),
+            ("insights", "/insights"),
+        ):
+            await phone.goto(console + path)
+            await _shot(phone, f"admin-{name}")
 
 
 async def test_a_resubmitted_compose_form_posts_once(
