@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 .PHONY: help bootstrap run test test-fast lint format stop clean token psql openapi bench fuzz
 
 help:
-	@echo "make run        start Kafka, Postgres and the five services (Ctrl-C stops all)"
+	@echo "make run        start Kafka, Postgres and the six services, web on :8080 (Ctrl-C stops all)"
 	@echo "make test       the whole suite against real servers, lint and types included"
 	@echo "make lint       ruff and mypy --strict"
 	@echo "make stop       stop the local Kafka and Postgres"
