@@ -159,6 +159,89 @@ async def test_admin_journey_create_upload_poll_published_insights(
             await _shot(phone, f"admin-{name}")
 
 
+async def _reload_until_gone(page: Page, selector: str, tries: int = 40) -> None:
+    for _ in range(tries):
+        if not await page.locator(selector).count():
+            return
+        await page.wait_for_timeout(250)
+        await page.reload()
+    await expect(page.locator(selector)).to_have_count(0)
+
+
+async def test_schedule_edit_cancel_pin_delete_settings_and_admins(
+    web: ServiceProcess, open_page: OpenPage, login: Login, tmp_path: Path
+) -> None:
+    page = await open_page(*PHONE)
+    await login(page, f"eve-{uuid.uuid4().hex[:6]}")
+    console = await _create_channel(page, web, _handle(), "Harbour Notes")
+
+    # Scheduled two hours ahead in the browser's own time zone; edited, then cancelled.
+    await page.goto(f"{console}/compose")
+    await page.get_by_label("Text").fill("Ferry timetable changes tomorrow")
+    later = await page.evaluate(
+        """() => { const d = new Date(Date.now() + 2 * 3600e3);
+        d.setMinutes(d.getMinutes() - d.getTimezoneOffset());
+        return d.toISOString().slice(0, 16); }"""
+    )
+    await page.get_by_label("Publish at").fill(later)
+    await page.get_by_role("button", name="Publish").click()
+    await expect(page.locator("#post-status")).to_have_attribute("data-status", "scheduled")
+    await page.get_by_role("link", name="Scheduled posts").click()
+    item = page.locator(".card-list > li")
+    await expect(item).to_contain_text("Ferry timetable changes tomorrow")
+    await item.get_by_text("Edit text").click()
+    await item.get_by_label("New text").fill("Ferry timetable: no changes after all")
+    await item.get_by_role("button", name="Save edit").click()
+    await expect(page.locator(".notice")).to_contain_text("Edit sent")
+    await expect(item).to_contain_text("no changes after all")
+    page.once("dialog", lambda dialog: dialog.accept())
+    await item.get_by_role("button", name="Cancel post").click()
+    await expect(page.locator(".notice")).to_have_text("Scheduled post cancelled.")
+    await expect(page.locator(".card-list > li")).to_have_count(0)
+
+    # A published post: pinned, edited (readers' text changes), deleted.
+    await page.goto(f"{console}/compose")
+    await page.get_by_label("Text").fill("Harbour closed for the regatta")
+    await page.get_by_role("button", name="Publish").click()
+    await _wait_published(page)
+    await page.goto(f"{console}/posts")
+    post = page.locator("#post-1")
+    await post.get_by_role("button", name="Pin post #1").click()
+    await expect(page.locator(".notice")).to_have_text("Pinned.")
+    await expect(post.locator(".badge")).to_have_text("pinned")
+    await post.get_by_text("Edit text").click()
+    await post.get_by_label("New text").fill("Harbour open again")
+    await post.get_by_role("button", name="Save edit").click()
+    await _reload_until(page, "#post-1", "Harbour open again")
+    page.once("dialog", lambda dialog: dialog.accept())
+    await page.locator("#post-1").get_by_role("button", name="Delete post #1").click()
+    await expect(page.locator(".notice")).to_have_text("Deleted for everyone.")
+    await _reload_until_gone(page, "#post-1")
+
+    # Settings: a new name and an avatar; admins: add one, remove them.
+    await page.get_by_role("link", name="Settings").click()
+    await page.get_by_label("Name").fill("Harbour Notes Daily")
+    await page.get_by_label("Posts expire after").fill("7")
+    await page.get_by_role("button", name="Save", exact=True).click()
+    await expect(page.locator(".notice")).to_have_text("Saved.")
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Harbour Notes Daily")
+    await expect(page.get_by_label("Posts expire after")).to_have_value("7")
+    await page.get_by_label("Photo (JPEG, PNG or WebP)").set_input_files(_photo(tmp_path))
+    await page.get_by_role("button", name="Upload avatar").click()
+    await expect(page.locator(".notice")).to_have_text("Saved.")
+    await expect(page.locator(".console-head img.avatar")).to_have_count(1)
+
+    await page.get_by_role("link", name="Admins").click()
+    await page.get_by_label("Account id to make admin").fill("frank")
+    await page.get_by_role("button", name="Add admin").click()
+    await expect(page.locator(".card-list")).to_contain_text("frank")
+    page.once("dialog", lambda dialog: dialog.accept())
+    await page.get_by_role("button", name="Remove frank").click()
+    await expect(page.locator(".card-list")).not_to_contain_text("frank")
+    await page.get_by_role("link", name="Audit log").click()
+    await expect(page.get_by_role("table")).to_contain_text("admin.removed")
+
+
 async def test_a_resubmitted_compose_form_posts_once(
     web: ServiceProcess, open_page: OpenPage, login: Login
 ) -> None:
