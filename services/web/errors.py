@@ -10,6 +10,7 @@ fragment), never a stack trace or JSON.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 from fastapi import FastAPI, Request
@@ -18,7 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import RedirectResponse, Response
 
 from services.web.api_client import ApiError
-from services.web.auth.deps import LoginRequired, login_url
+from services.web.auth.deps import LoginRequired, load_session, login_url
 from services.web.pages import is_htmx, render_error
 from services.web.security import CsrfRefused
 
@@ -63,6 +64,10 @@ def install_error_pages(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        # An unknown path matched no route, so no dependency loaded the session: the
+        # page's header should still show who is logged in.
+        with contextlib.suppress(Exception):  # cosmetic: never fail the error page
+            await load_session(request)
         message = _STATUS_MESSAGES.get(exc.status_code) or str(exc.detail)
         return render_error(request, message, exc.status_code, title="Not available")
 

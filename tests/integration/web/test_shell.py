@@ -64,13 +64,27 @@ async def test_dev_login_sets_a_safe_cookie_and_returns_to_a_local_page_only(
         assert "HttpOnly" in cookie and "SameSite=lax" in cookie
 
 
-async def test_unknown_pages_and_bad_input_are_readable_pages(dev_web: ServiceProcess) -> None:
+async def test_unknown_pages_are_readable_pages(dev_web: ServiceProcess) -> None:
     async with httpx.AsyncClient(base_url=dev_web.base_url) as browser:
+        token = _csrf(await browser.get("/login"))
+        await browser.post("/login", data={"account": "dave", "csrf_token": token})
         missing = await browser.get("/no-such-page")
         assert missing.status_code == 404
         assert "text/html" in missing.headers["content-type"]
         assert "does not exist" in missing.text
         assert "Traceback" not in missing.text
+        # Still the logged-in header.
+        assert 'class="account-name"' in missing.text
+
+
+async def test_web_serves_its_metrics(dev_web: ServiceProcess) -> None:
+    async with httpx.AsyncClient(base_url=dev_web.base_url) as browser:
+        await browser.get("/login")
+        metrics = await browser.get("/metrics")
+        ready = await browser.get("/readyz")
+    assert ready.status_code == 200
+    assert "herald_http_requests_total{" in metrics.text
+    assert 'service="web"' in metrics.text and 'route="/login"' in metrics.text
 
 
 async def test_an_unreachable_api_is_a_readable_message(dev_web: ServiceProcess) -> None:
