@@ -108,7 +108,12 @@ def test_each_herald_service_runs_its_role_from_one_image() -> None:
         env = service["environment"]
         assert env.keys() >= REQUIRED_ENV, f"{name} lacks {REQUIRED_ENV - env.keys()}"
         assert env[PORT_VARS[name]] == str(port)
-        assert f"127.0.0.1:{port}:{port}" in service["ports"]
+        # A service run as several replicas publishes a host port range onto its one port.
+        published = [mapping.rsplit(":", 1) for mapping in service["ports"]]
+        assert any(
+            container == str(port) and host.split(":")[1].split("-")[0] == str(port)
+            for host, container in published
+        ), service["ports"]
         assert f"127.0.0.1:{port}/healthz" in " ".join(service["healthcheck"]["test"])
         for dependency in DEPENDENCIES[name]:
             assert service["depends_on"][dependency]["condition"] == "service_healthy"
