@@ -18,7 +18,7 @@ help:
 	@echo "make psql       a psql shell on the local database"
 	@echo "make openapi    write docs/openapi/{publisher,feed}.json"
 	@echo "make fuzz       OpenAPI fuzzing of publisher and feed (FUZZ_TIME_S=600)"
-	@echo "make bench      benchmarks vs their baselines -> bench/results/ (ARGS=--quick: < 4 min)"
+	@echo "make bench      benchmarks vs their baselines -> bench/results/ (ARGS=--quick: < 8 min)"
 	@echo "make chaos      fault injection under load, 21 trials (restarts Kafka and Postgres)"
 
 bootstrap:
@@ -63,7 +63,7 @@ openapi: bootstrap
 	$(PY) -m deploy.openapi docs/openapi
 
 # Benchmarks against the local stack, each on its own database and topic namespace, written
-# to bench/results/<date>.{json,md,png}: the full suite takes < 20 min, ARGS=--quick < 4 min.
+# to bench/results/<date>.{json,md,png}: the full suite takes < 45 min, ARGS=--quick < 8 min.
 bench: bootstrap
 	$(STACK) with-stack $(PY) -m bench.run $(ARGS)
 
