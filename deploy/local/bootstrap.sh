@@ -46,8 +46,12 @@ fi
 command -v promtool >/dev/null || apt_install prometheus
 # The browser tests (tests/browser/) drive Debian's Chromium; on Ubuntu `chromium` is a
 # snap that Playwright cannot launch: see the README.
-if ! command -v chromium >/dev/null && [ -r /etc/debian_version ] && ! grep -qi ubuntu /etc/os-release 2>/dev/null; then
-  apt_install chromium
+if ! command -v chromium >/dev/null; then
+  if grep -qi ubuntu /etc/os-release 2>/dev/null; then
+    say "browser tests: install a non-snap Chromium or Chrome and set HERALD_TEST_CHROMIUM (README)"
+  else
+    apt_install chromium
+  fi
 fi
 
 # --- Python virtualenv -----------------------------------------------------------
