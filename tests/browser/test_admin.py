@@ -276,7 +276,14 @@ async def test_an_invite_code_is_shown_once_and_can_be_revoked(
 ) -> None:
     page = await open_page(*PHONE)
     await login(page, f"cy-{uuid.uuid4().hex[:6]}")
-    console = await _create_channel(page, web, _handle(), "Invite Only Club")
+    handle = _handle()
+    console = await _create_channel(page, web, handle, "Invite Only Club")
+    # The console lists it on this browser, and opens it by handle.
+    await page.goto(f"{web.base_url}/admin")
+    await expect(page.get_by_role("link", name="Invite Only Club")).to_be_visible()
+    await page.get_by_label("Handle or channel id").fill(f"@{handle}")
+    await page.get_by_role("button", name="Open").click()
+    await page.wait_for_url(console)
     await page.goto(f"{console}/invites")
     await page.get_by_label("Maximum uses").fill("5")
     await page.get_by_role("button", name="Create invite").click()

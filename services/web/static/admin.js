@@ -116,6 +116,14 @@
         }
       });
     });
+    // Back to a sent form (the browser's page cache): it may be sent again on purpose.
+    window.addEventListener("pageshow", function (event) {
+      if (event.persisted) {
+        document.querySelectorAll("form[data-sent]").forEach(function (form) {
+          form.removeAttribute("data-sent");
+        });
+      }
+    });
     document.querySelectorAll("[data-select-on-focus]").forEach(function (el) {
       el.addEventListener("focus", function () { el.select(); });
     });

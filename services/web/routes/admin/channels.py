@@ -61,15 +61,15 @@ async def open_channel(
 ) -> Response:
     wanted = channel.strip().lstrip("@")
     try:
-        card = await console.feed("GET", f"/v1/channels/{wanted}")
-        channel_id = UUID(str(card["channel_id"]))
+        try:
+            # An id goes straight to the publisher: a suspended channel has no public card.
+            channel_id = UUID(wanted)
+        except ValueError:
+            card = await console.feed("GET", f"/v1/channels/{quote(wanted, safe='')}")
+            channel_id = UUID(str(card["channel_id"]))
         await console.channel(channel_id)
-    except (ApiError, ValueError, KeyError) as exc:
-        message = exc if isinstance(exc, ApiError) else "no such channel"
-        channels: list[dict[str, Any]] = []
-        return console.page(
-            "admin/landing.html", {"channels": channels, "wanted": channel}, error=message
-        )
+    except ApiError as exc:
+        return console.page("admin/landing.html", {"channels": [], "wanted": channel}, error=exc)
     return see_other(f"/admin/c/{channel_id}")
 
 

@@ -120,6 +120,7 @@ async def compose(
 ) -> Response:
     values = {
         "type": type,
+        "media_id": media_id,
         "text": text,
         "caption": caption,
         "question": question,
