@@ -95,3 +95,13 @@ def test_oidc_needs_a_provider_and_production_needs_https() -> None:
 def test_cookies_are_secure_outside_development() -> None:
     assert not WebSettings(environment="development").secure_cookies
     assert WebSettings(environment="test").secure_cookies
+
+
+def test_make_run_adds_webs_origin_to_the_apis_cors_origins() -> None:
+    from deploy.local.run import _wire_web
+
+    env = {"HERALD_CORS_ORIGINS": "https://app.example.org", "HERALD_WEB_PORT": "9080"}
+    _wire_web(env)
+    _wire_web(env)  # idempotent: the origin is listed once
+    assert env["HERALD_CORS_ORIGINS"] == "https://app.example.org,http://127.0.0.1:9080"
+    assert env["HERALD_WEB_FEED_URL"] == "http://127.0.0.1:8082"
