@@ -93,7 +93,11 @@ async def test_main_pages_have_no_serious_or_critical_violations(
     owner = f"ally-{uuid.uuid4().hex[:6]}"
     channel = await _channel_with_posts(publisher, owner)
     console = f"{web.base_url}/admin/c/{channel['channel_id']}"
-    public = [f"{web.base_url}/login", f"{web.base_url}/directory"]
+    public = [
+        f"{web.base_url}/login",
+        f"{web.base_url}/directory",
+        f"{web.base_url}/c/{channel['handle']}",
+    ]
     logged_in = [
         f"{web.base_url}/",
         f"{web.base_url}/admin",
