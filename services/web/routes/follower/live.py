@@ -22,6 +22,7 @@ router = APIRouter()
 @router.post("/live/ticket", summary="A stream URL for this page's live updates")
 async def live_ticket(request: Request, api: Api, session: Authenticated) -> JSONResponse:
     issued = await api.feed("POST", "/v1/stream/tickets", session.access_token)
-    feed_url = request.app.state.settings.feed_url
+    # The feed as the browser reaches it, which may differ from web's own way there.
+    feed_url = request.app.state.settings.browser_feed_url
     url = f"{feed_url}/v1/stream?ticket={quote(issued['ticket'], safe='')}"
     return JSONResponse({"url": url}, headers={"Cache-Control": "no-store"})
