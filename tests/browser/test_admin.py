@@ -309,6 +309,9 @@ async def test_the_operator_console_is_not_found_for_others(
 ) -> None:
     page = await open_page(*PHONE)
     await login(page, f"dee-{uuid.uuid4().hex[:6]}")
+    await page.goto(f"{web.base_url}/admin")
+    await expect(page.get_by_role("link", name="Create a channel")).to_be_visible()
+    await expect(page.get_by_role("link", name="Operator console")).to_have_count(0)
     response = await page.goto(f"{web.base_url}/operator")
     assert response is not None and response.status == 404
     await expect(page.get_by_role("heading", name="Operator console")).to_have_count(0)

@@ -9,6 +9,7 @@ its own publisher (same database and Kafka) with one, and a web app in front of 
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import AsyncIterator, Callable
 
@@ -21,6 +22,14 @@ from tests.support.processes import ServiceProcess
 from tests.support.tokens import auth
 
 OPERATOR = f"op-{uuid.uuid4().hex[:6]}"
+SCREENSHOTS = os.environ.get("HERALD_SCREENSHOTS_DIR")
+
+
+async def _shot(page: Page, name: str) -> None:
+    """Keep a screenshot when HERALD_SCREENSHOTS_DIR is set (as test_admin does)."""
+    if SCREENSHOTS:
+        width = (page.viewport_size or {"width": 0})["width"]
+        await page.screenshot(path=f"{SCREENSHOTS}/web-{name}-{width}.png", full_page=True)
 
 
 @pytest.fixture
@@ -84,11 +93,13 @@ async def test_report_suspend_appeal_restore(
 
     op = await open_page(*DESKTOP)
     await login(op, OPERATOR)
-    await op.goto(f"{base}/operator")
+    await op.goto(f"{base}/admin")
+    await op.get_by_role("link", name="Operator console").click()
     report = op.locator(".card-list > li").filter(has_text=channel_id)
     await expect(report).to_contain_text("1 report on the channel")
     await expect(report).to_contain_text("scam 1")
     await expect(report).to_contain_text("asks for card numbers")
+    await _shot(op, "operator-reports")
     await report.get_by_role("button", name="Mark actioned").click()
     await expect(op.locator(".notice")).to_have_text("Reports resolved.")
     await expect(op.locator(".card-list > li").filter(has_text=channel_id)).to_have_count(0)
@@ -110,10 +121,12 @@ async def test_report_suspend_appeal_restore(
     )
     await owner_page.get_by_role("button", name="Send appeal").click()
     await expect(suspension).to_contain_text("Your appeal: open")
+    await _shot(owner_page, "admin-suspended")
 
     await op.goto(f"{base}/operator/appeals")
     appeal = op.locator(".card-list > li").filter(has_text=channel_id)
     await expect(appeal).to_contain_text("We are the real club.")
+    await _shot(op, "operator-appeals")
     await appeal.get_by_role("button", name="Restore channel").click()
     await expect(op.locator(".notice")).to_have_text("Decided.")
 

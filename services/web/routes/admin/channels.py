@@ -52,7 +52,9 @@ async def landing(console: ConsoleDep) -> Response:
         except ApiError:
             # Gone, or no longer ours: just not listed.
             continue
-    return console.page("admin/landing.html", {"channels": channels})
+    return console.page(
+        "admin/landing.html", {"channels": channels, "operator": await console.is_operator()}
+    )
 
 
 @router.post("/open", summary="Open a channel by id or handle")

@@ -49,6 +49,14 @@ class Console:
         channel: dict[str, Any] = await self.publisher("GET", f"/v1/channels/{channel_id}")
         return channel
 
+    async def is_operator(self) -> bool:
+        """Whether the publisher lets this account into `/v1/operator/…` (others: 404)."""
+        try:
+            await self.publisher("GET", "/v1/operator/appeals", params={"limit": 1})
+        except ApiError:
+            return False
+        return True
+
     def page(
         self,
         template: str,

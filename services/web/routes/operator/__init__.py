@@ -173,15 +173,7 @@ async def act(
         else:
             return await _channel_page(console, channel_id, error=None, notice=None)
     except ApiError as exc:
-        if exc.status == 404 and not await _is_operator(console):
+        if exc.status == 404 and not await console.is_operator():
             return _refused(console, exc)
         return await _channel_page(console, channel_id, error=exc)
     return see_other(f"/operator/channels?channel_id={channel_id}&done={action}")
-
-
-async def _is_operator(console: Console) -> bool:
-    try:
-        await console.publisher("GET", "/v1/operator/appeals", params={"limit": 1})
-    except ApiError:
-        return False
-    return True
