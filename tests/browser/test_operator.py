@@ -131,7 +131,17 @@ async def test_report_suspend_appeal_restore(
     await expect(op.locator(".notice")).to_have_text("Decided.")
 
     await owner_page.reload()
-    await expect(owner_page.get_by_role("region", name="This channel is suspended")).to_have_count(
-        0
-    )
+    await expect(suspension).to_have_count(0)
     await expect(owner_page.locator(".facts")).to_contain_text("active")
+
+    # The badge and the alert tier: the owner's console shows both, compose offers alerts.
+    await op.goto(f"{base}/operator/channels?channel_id={channel_id}")
+    await op.get_by_role("button", name="Verify").click()
+    await expect(op.locator(".notice")).to_have_text("Verified.")
+    await op.get_by_role("button", name="Grant alerts").click()
+    await expect(op.locator(".notice")).to_have_text("Alerts granted.")
+    await owner_page.reload()
+    await expect(owner_page.locator(".facts")).to_contain_text("Verifiedyes")
+    await expect(owner_page.locator(".facts")).to_contain_text("Alertsgranted")
+    await owner_page.get_by_role("link", name="Compose").click()
+    await expect(owner_page.get_by_label("Alert: reaches followers")).to_be_visible()
