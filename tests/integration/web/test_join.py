@@ -1,0 +1,86 @@
+"""Joining an invite-only channel through `/join/{code}?channel={channel_id}`: a good
+code makes the logged-in visitor a follower who can then read the channel's page; a bad
+one is explained on the page and follows nothing."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.admin_api import Admin
+from tests.support.processes import ServiceProcess, free_port
+from tests.support.stack import StackSlice
+
+
+@pytest.fixture(scope="module")
+async def join_web(
+    stack: StackSlice,
+    service_logs: Path,
+    publisher: ServiceProcess,
+    feed: ServiceProcess,
+    fanout: ServiceProcess,
+) -> AsyncIterator[ServiceProcess]:
+    port = free_port()
+    env = stack.env(
+        HERALD_ENVIRONMENT="development",  # cookies without `Secure` for httpx
+        HERALD_WEB_AUTH="dev",
+        HERALD_WEB_PUBLISHER_URL=publisher.base_url,
+        HERALD_WEB_FEED_URL=feed.base_url,
+        HERALD_WEB_PUBLIC_URL=f"http://127.0.0.1:{port}",
+    )
+    process = ServiceProcess("web", env, service_logs, port=port)
+    await process.start()
+    yield process
+    process.stop()
+
+
+async def logged_in(web: ServiceProcess, account: str) -> httpx.AsyncClient:
+    http = httpx.AsyncClient(base_url=web.base_url, timeout=30)
+    await http.get("/login")
+    token = http.cookies["herald_csrf"]
+    response = await http.post("/login", data={"account": account, "csrf_token": token})
+    assert response.status_code == 303, response.text
+    http.headers["X-CSRF-Token"] = token
+    return http
+
+
+async def test_an_invite_link_makes_a_follower_and_a_bad_one_is_explained(
+    join_web: ServiceProcess, publisher: ServiceProcess
+) -> None:
+    async with Admin(publisher.base_url) as admin:
+        channel = await admin.channel(
+            "Ward 7 staff",
+            settings={"reactions": "all", "allowed_reactions": [], "visibility": "invite"},
+        )
+        await admin.publish(channel, type="text", text="Rota for next week")
+        response = await admin.http.post(f"/v1/channels/{channel.channel_id}/invites", json={})
+        assert response.status_code == 201, response.text
+        code = response.json()["code"]
+
+    browser = await logged_in(join_web, "nurse-baraka")
+    try:
+        assert (await browser.get(f"/c/{channel.channel_id}")).status_code == 404
+
+        page = await browser.get(f"/join/{code}", params={"channel": channel.channel_id})
+        assert page.status_code == 200
+        assert "Join and follow" in page.text
+
+        wrong = await browser.post(
+            "/join/not-a-real-code-at-all", data={"channel": channel.channel_id}
+        )
+        assert wrong.status_code == 404
+        assert "This invite is not valid" in wrong.text
+        assert (await browser.get(f"/c/{channel.channel_id}")).status_code == 404
+
+        joined = await browser.post(f"/join/{code}", data={"channel": channel.channel_id})
+        assert joined.status_code == 303
+        assert joined.headers["location"] == f"/c/{channel.channel_id}"
+        page = await browser.get(f"/c/{channel.channel_id}")
+        assert page.status_code == 200
+        assert "Rota for next week" in page.text
+        assert "Unfollow Ward 7 staff" in page.text
+    finally:
+        await browser.aclose()
