@@ -350,7 +350,10 @@
 
   function start() {
     htmx.onLoad(observePosts);
-    if (document.querySelector("[data-live]") && "EventSource" in window) {
+    // A stream only where something on the page follows it (an account may hold only a
+    // few streams open at once).
+    var follows = document.getElementById("updates") || document.getElementById("posts");
+    if (document.querySelector("[data-live]") && follows && "EventSource" in window) {
       connect();
     }
     var settings = document.getElementById("push-settings");

@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import httpx
 import pytest
 
+from tests.integration.web.logins import logged_in
 from tests.support.admin_api import Admin
 from tests.support.processes import ServiceProcess, free_port
 from tests.support.stack import StackSlice
@@ -35,16 +35,6 @@ async def join_web(
     await process.start()
     yield process
     process.stop()
-
-
-async def logged_in(web: ServiceProcess, account: str) -> httpx.AsyncClient:
-    http = httpx.AsyncClient(base_url=web.base_url, timeout=30)
-    await http.get("/login")
-    token = http.cookies["herald_csrf"]
-    response = await http.post("/login", data={"account": account, "csrf_token": token})
-    assert response.status_code == 303, response.text
-    http.headers["X-CSRF-Token"] = token
-    return http
 
 
 async def test_an_invite_link_makes_a_follower_and_a_bad_one_is_explained(

@@ -16,5 +16,6 @@ from services.web.routes.follower import (
 )
 
 router = APIRouter()
-for module in (home, channels, follows, interactions, live, media, notifications, reports):
+# `reports` before `channels`: `/c/{id}/report` must not be read as `/c/{id}/{seq}`.
+for module in (home, reports, channels, follows, interactions, live, media, notifications):
     router.include_router(module.router)
