@@ -37,7 +37,9 @@ class Admin:
     def __init__(self, publisher_url: str, owner: str | None = None) -> None:
         self.owner = owner or f"owner-{uuid.uuid4().hex[:12]}"
         self.http = httpx.AsyncClient(
-            base_url=publisher_url, timeout=30, headers={"Authorization": f"Bearer {token_for(self.owner, ttl_s=7200)}"}
+            base_url=publisher_url,
+            timeout=30,
+            headers={"Authorization": f"Bearer {token_for(self.owner, ttl_s=7200)}"},
         )
 
     async def __aenter__(self) -> Admin:
@@ -92,7 +94,5 @@ class Admin:
         assert response.status_code == 202, response.text
 
     async def delete(self, channel: Channel, post: Post) -> None:
-        response = await self.http.delete(
-            f"/v1/channels/{channel.channel_id}/posts/{post.post_id}"
-        )
+        response = await self.http.delete(f"/v1/channels/{channel.channel_id}/posts/{post.post_id}")
         assert response.status_code == 202, response.text
