@@ -289,7 +289,11 @@ async def test_an_invite_code_is_shown_once_and_can_be_revoked(
     await page.get_by_role("button", name="Create invite").click()
     code = await page.locator("#invite-code").inner_text()
     assert len(code) >= 22
-    await expect(page.get_by_label("Invite link")).to_have_value(f"{web.base_url}/join/{code}")
+    # The link names the channel too: the follower's /join page follows it with the code.
+    channel_id = console.rsplit("/", 1)[1]
+    await expect(page.get_by_label("Invite link")).to_have_value(
+        f"{web.base_url}/join/{code}?channel={channel_id}"
+    )
     await _shot(page, "admin-invites")
 
     await page.goto(f"{console}/invites")
