@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import asyncio
 from typing import Annotated, Any
-from uuid import UUID
 
 from fastapi import Depends, Request
 from fastapi.responses import RedirectResponse
 
-from services.web.api_client import ApiClient, ApiError
+from services.web.api_client import ApiClient
 from services.web.auth.deps import safe_next
 from services.web.sessions import Session
 
@@ -35,14 +34,6 @@ def back(next_path: str | None, fallback: str) -> RedirectResponse:
     """303 to the page the form was on (its same-site `next` field), else `fallback`."""
     target = safe_next(next_path) if next_path else fallback
     return RedirectResponse(target, status_code=303)
-
-
-def is_uuid(value: str) -> bool:
-    try:
-        UUID(value)
-    except ValueError:
-        return False
-    return True
 
 
 async def card(api: ApiClient, key: str, token: str | None) -> dict[str, Any]:
@@ -90,9 +81,3 @@ async def my_follow(api: ApiClient, channel_id: str, token: str) -> dict[str, An
         if cursor is None:
             return None
     return None
-
-
-def not_found_is_none(exc: ApiError) -> None:
-    """Re-raise anything but a 404."""
-    if exc.status != 404:
-        raise exc
