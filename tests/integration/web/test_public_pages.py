@@ -1,11 +1,13 @@
 """Public channel and post pages over HTTP, without a browser: what a shared link shows
 to someone not logged in (Open Graph and Twitter card tags, the channel's language), and
 the 404 of everything the feed would not show them — a deleted, expired or unknown post,
-an invite-only channel, a suspended channel."""
+an invite-only channel, a suspended channel. A photo shows as a thumbnail; the photo itself
+comes through web whole or by range."""
 
 from __future__ import annotations
 
 import asyncio
+import io
 import re
 import time
 import uuid
@@ -16,6 +18,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 import pytest
+from PIL import Image
 
 from tests.support.admin_api import Admin, Channel, Post
 from tests.support.processes import ServiceProcess, free_port
@@ -155,3 +158,36 @@ async def test_invite_only_and_suspended_channels_show_nothing(
             assert page.status_code == 404, path
             assert channel.name not in page.text
             assert text not in page.text
+
+
+async def test_a_photo_post_shows_a_thumbnail_and_serves_the_photo(
+    visitor: httpx.AsyncClient, admin: Admin
+) -> None:
+    channel = await admin.channel("County photo desk")
+    source = io.BytesIO()
+    Image.new("RGB", (1600, 1000), (30, 120, 200)).save(source, "JPEG")
+    photo = source.getvalue()
+    uploaded = await admin.http.post(
+        f"/v1/channels/{channel.channel_id}/media", files={"file": ("wing.jpg", photo)}
+    )
+    assert uploaded.status_code in (200, 201), uploaded.text
+    media_id = uploaded.json()["media_id"]
+    post = await admin.publish(channel, type="photo", media_id=media_id, caption="New wing")
+
+    page = await visitor.get(f"/c/{channel.channel_id}/{post.seq}")
+    assert f'src="/media/{media_id}/thumb"' in page.text
+    assert meta(page.text, "twitter:card") == "summary_large_image"
+
+    thumb = await visitor.get(f"/media/{media_id}/thumb")
+    assert thumb.status_code == 200
+    assert thumb.headers["content-type"] == "image/webp"
+    with Image.open(io.BytesIO(thumb.content)) as image:
+        assert max(image.size) <= 480 and image.size[0] > image.size[1]
+
+    full = await visitor.get(f"/media/{media_id}")
+    assert full.status_code == 200
+    assert full.headers["content-type"] == "image/jpeg"
+    assert full.content == photo
+    part = await visitor.get(f"/media/{media_id}", headers={"Range": "bytes=0-99"})
+    assert part.status_code == 206
+    assert part.content == photo[:100]
