@@ -116,3 +116,42 @@ async def dev_web(stack: StackSlice, service_logs: Path) -> AsyncIterator[Servic
     await process.start()
     yield process
     process.stop()
+
+
+async def start_web(
+    stack: StackSlice,
+    service_logs: Path,
+    *,
+    publisher_url: str,
+    feed_url: str,
+    development: bool = True,
+) -> ServiceProcess:
+    """Start a dev-login web process in front of the given APIs. `development` drops the
+    cookies' `Secure` flag, which httpx needs over plain http."""
+    port = free_port()
+    extra = {"HERALD_ENVIRONMENT": "development"} if development else {}
+    env = stack.env(
+        HERALD_WEB_AUTH="dev",
+        HERALD_WEB_PUBLISHER_URL=publisher_url,
+        HERALD_WEB_FEED_URL=feed_url,
+        HERALD_WEB_PUBLIC_URL=f"http://127.0.0.1:{port}",
+        **extra,
+    )
+    return await ServiceProcess("web", env, service_logs, port=port).start()
+
+
+@pytest.fixture(scope="module")
+async def api_web(
+    stack: StackSlice,
+    service_logs: Path,
+    publisher: ServiceProcess,
+    feed: ServiceProcess,
+    fanout: ServiceProcess,
+) -> AsyncIterator[ServiceProcess]:
+    """A dev-login web in front of the session's publisher and feed (fan-out running, so
+    posts become visible)."""
+    process = await start_web(
+        stack, service_logs, publisher_url=publisher.base_url, feed_url=feed.base_url
+    )
+    yield process
+    process.stop()

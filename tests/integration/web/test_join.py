@@ -4,41 +4,13 @@ one is explained on the page and follows nothing."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import pytest
-
 from tests.integration.web.logins import logged_in
 from tests.support.admin_api import Admin
-from tests.support.processes import ServiceProcess, free_port
-from tests.support.stack import StackSlice
-
-
-@pytest.fixture(scope="module")
-async def join_web(
-    stack: StackSlice,
-    service_logs: Path,
-    publisher: ServiceProcess,
-    feed: ServiceProcess,
-    fanout: ServiceProcess,
-) -> AsyncIterator[ServiceProcess]:
-    port = free_port()
-    env = stack.env(
-        HERALD_ENVIRONMENT="development",  # cookies without `Secure` for httpx
-        HERALD_WEB_AUTH="dev",
-        HERALD_WEB_PUBLISHER_URL=publisher.base_url,
-        HERALD_WEB_FEED_URL=feed.base_url,
-        HERALD_WEB_PUBLIC_URL=f"http://127.0.0.1:{port}",
-    )
-    process = ServiceProcess("web", env, service_logs, port=port)
-    await process.start()
-    yield process
-    process.stop()
+from tests.support.processes import ServiceProcess
 
 
 async def test_an_invite_link_makes_a_follower_and_a_bad_one_is_explained(
-    join_web: ServiceProcess, publisher: ServiceProcess
+    api_web: ServiceProcess, publisher: ServiceProcess
 ) -> None:
     async with Admin(publisher.base_url) as admin:
         channel = await admin.channel(
@@ -50,7 +22,7 @@ async def test_an_invite_link_makes_a_follower_and_a_bad_one_is_explained(
         assert response.status_code == 201, response.text
         code = response.json()["code"]
 
-    browser = await logged_in(join_web, "nurse-baraka")
+    browser = await logged_in(api_web, "nurse-baraka")
     try:
         assert (await browser.get(f"/c/{channel.channel_id}")).status_code == 404
 

@@ -20,8 +20,9 @@ import httpx
 import pytest
 from PIL import Image
 
+from tests.integration.web.conftest import start_web
 from tests.support.admin_api import Admin, Channel, Post
-from tests.support.processes import ServiceProcess, free_port
+from tests.support.processes import ServiceProcess
 from tests.support.stack import StackSlice
 from tests.support.tokens import operator_auth
 
@@ -34,15 +35,13 @@ async def public_web(
     feed: ServiceProcess,
     fanout: ServiceProcess,
 ) -> AsyncIterator[ServiceProcess]:
-    port = free_port()
-    env = stack.env(
-        HERALD_WEB_AUTH="dev",
-        HERALD_WEB_PUBLISHER_URL=publisher.base_url,
-        HERALD_WEB_FEED_URL=feed.base_url,
-        HERALD_WEB_PUBLIC_URL=f"http://127.0.0.1:{port}",
+    process = await start_web(
+        stack,
+        service_logs,
+        publisher_url=publisher.base_url,
+        feed_url=feed.base_url,
+        development=False,
     )
-    process = ServiceProcess("web", env, service_logs, port=port)
-    await process.start()
     yield process
     process.stop()
 

@@ -11,7 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.processes import ServiceProcess, free_port
+from tests.integration.web.conftest import start_web
+from tests.support.processes import ServiceProcess
 from tests.support.push_receiver import PushReceiver
 from tests.support.stack import StackSlice
 
@@ -28,17 +29,9 @@ async def push_feed(spawn_service: Callable[..., ServiceProcess]) -> ServiceProc
 async def settings_web(
     stack: StackSlice, service_logs: Path, push_feed: ServiceProcess
 ) -> AsyncIterator[ServiceProcess]:
-    port = free_port()
-    env = stack.env(
-        # Cookies without `Secure`: httpx sends none over plain http.
-        HERALD_ENVIRONMENT="development",
-        HERALD_WEB_AUTH="dev",
-        HERALD_WEB_FEED_URL=push_feed.base_url,
-        HERALD_WEB_PUBLISHER_URL="http://127.0.0.1:9",
-        HERALD_WEB_PUBLIC_URL=f"http://127.0.0.1:{port}",
+    process = await start_web(
+        stack, service_logs, publisher_url="http://127.0.0.1:9", feed_url=push_feed.base_url
     )
-    process = ServiceProcess("web", env, service_logs, port=port)
-    await process.start()
     yield process
     process.stop()
 
