@@ -210,6 +210,22 @@ class Sample:
         )
 
 
+async def wait_listening(port: int, what: str, timeout_s: float = 30.0) -> None:
+    """Return once something accepts TCP connections on 127.0.0.1:`port` (a server of the
+    benchmark's own, started in another process); TimeoutError naming `what` otherwise."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+        except OSError:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{what} did not start") from None
+            await asyncio.sleep(0.1)
+        else:
+            writer.close()
+            return
+
+
 async def closed_loop(
     call: Callable[[], Awaitable[bool]],
     *,

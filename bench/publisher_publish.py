@@ -218,7 +218,7 @@ async def run(duration_s: float, concurrency: int) -> list[Result]:
             )
             created.raise_for_status()
             channel_id = created.json()["channel_id"]
-        await _wait_listening(bare_port)
+        await harness.wait_listening(bare_port, "the baseline server")
         urls = {
             "baseline": f"http://127.0.0.1:{bare_port}/bare/{channel_id}",
             "publisher": f"{publisher.base_url}/v1/channels/{channel_id}/posts",
@@ -253,18 +253,6 @@ async def run(duration_s: float, concurrency: int) -> list[Result]:
             bare.terminate()
             await bare.wait()
         await destroy_test_stack(stack)
-
-
-async def _wait_listening(port: int, timeout_s: float = 30) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            _, writer = await asyncio.open_connection("127.0.0.1", port)
-            writer.close()
-            return
-        except OSError:
-            await asyncio.sleep(0.2)
-    raise TimeoutError("baseline server did not start")
 
 
 async def benchmark(ctx: harness.Context, quick: bool) -> list[harness.Record]:

@@ -295,20 +295,6 @@ async def seed(
     return samples
 
 
-async def _wait_listening(port: int, timeout_s: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            _, writer = await asyncio.open_connection("127.0.0.1", port)
-        except OSError:
-            if time.monotonic() > deadline:
-                raise TimeoutError("a push receiver did not start") from None
-            await asyncio.sleep(0.1)
-        else:
-            writer.close()
-            return
-
-
 async def _get(http: httpx.AsyncClient, port: int, path: str) -> Any:
     response = await http.get(f"http://127.0.0.1:{port}{path}")
     response.raise_for_status()
@@ -481,7 +467,7 @@ async def benchmark(ctx: harness.Context, quick: bool) -> list[harness.Record]:
     ]
     try:
         for port in ports:
-            await _wait_listening(port)
+            await harness.wait_listening(port, "a push receiver")
         stack = await ctx.stack()
         publisher = await ctx.service("publisher", stack)
         await ctx.service("fanout", stack)

@@ -252,20 +252,6 @@ def _time_encrypt(encrypt: Any, subscriptions: list[Any]) -> float:
 # --- the runner side --------------------------------------------------------------------
 
 
-async def _wait_listening(port: int, timeout_s: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            _, writer = await asyncio.open_connection("127.0.0.1", port)
-        except OSError:
-            if time.monotonic() > deadline:
-                raise TimeoutError("the push receiver did not start") from None
-            await asyncio.sleep(0.1)
-        else:
-            writer.close()
-            return
-
-
 async def measure(pushes: int, log: Any = print) -> dict[str, Any]:
     """Start the receiver and the sending process; the sending process's figures."""
     port = free_port()
@@ -273,7 +259,7 @@ async def measure(pushes: int, log: Any = print) -> dict[str, Any]:
         sys.executable, "-m", "bench.push_send", "--serve", str(port)
     )
     try:
-        await _wait_listening(port)
+        await harness.wait_listening(port, "the push receiver")
         log(f"receiver on port {port}; sending {pushes:,} pushes per side")
         driver = await asyncio.create_subprocess_exec(
             sys.executable,

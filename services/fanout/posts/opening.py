@@ -67,7 +67,7 @@ def sealed_keys(records: Sequence[Record]) -> list[tuple[UUID, date]]:
     return list(wanted.items())
 
 
-def _opened(
+def opened_event(
     event: PostPublishedSealed | PostEditedSealed, key: bytes
 ) -> PostPublished | PostEdited:
     """The version 1 shape of a sealed record opened with `key`; raises ContentKeyError
@@ -122,7 +122,7 @@ def open_records(records: Sequence[Record], keys: dict[UUID, bytes], existing: s
                 out.unreadable += 1
             continue
         try:
-            opened = _opened(event, key)
+            opened = opened_event(event, key)
         except ContentKeyError as exc:
             out.rejected.append((record, str(exc)))
             continue

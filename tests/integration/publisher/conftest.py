@@ -16,16 +16,13 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from PIL import Image
 
+from services.fanout.posts.opening import opened_event
 from shared.content.keys import load_keys
 from shared.events.envelope import Event
 from shared.events.posts import (
     POST_EVENTS,
-    PostEdited,
     PostEditedSealed,
-    PostEditedV1,
-    PostPublished,
     PostPublishedSealed,
-    PostPublishedV1,
 )
 from shared.topics import POSTS
 from tests.support.processes import ServiceProcess
@@ -178,35 +175,9 @@ class PostsTopic:
 
 
 def _opened(event: Event, keys: dict[uuid.UUID, bytes]) -> Event:
-    if isinstance(event, PostPublishedSealed) and event.payload.key_id in keys:
-        p = event.payload
-        return PostPublished(
-            event_id=event.event_id,
-            request_id=event.request_id,
-            payload=PostPublishedV1(
-                channel_id=p.channel_id,
-                post_id=p.post_id,
-                author_id=p.author_id,
-                body=p.open(keys[p.key_id]),
-                created_at=p.created_at,
-                silent=p.silent,
-                priority=p.priority,
-            ),
-        )
-    if isinstance(event, PostEditedSealed) and event.payload.key_id in keys:
-        e = event.payload
-        content = e.open(keys[e.key_id])
-        return PostEdited(
-            event_id=event.event_id,
-            request_id=event.request_id,
-            payload=PostEditedV1(
-                channel_id=e.channel_id,
-                post_id=e.post_id,
-                text=content.text,
-                caption=content.caption,
-                edited_at=e.edited_at,
-            ),
-        )
+    """A sealed record opened as fan-out opens it, when its key is among `keys`."""
+    if isinstance(event, PostPublishedSealed | PostEditedSealed) and event.payload.key_id in keys:
+        return opened_event(event, keys[event.payload.key_id])
     return event
 
 
