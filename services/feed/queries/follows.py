@@ -3,6 +3,13 @@
 Every statement is keyed by the caller's own `account_id`: no query here can read or
 change another account's follows. An unfollow keeps the row (`active = false`) so fan-out
 can count it; `followed_at` moves only when a follow becomes active again.
+
+The follow limit counts the account's active follows of channels not deleted (a deleted
+channel's rows stay until retention purges them, and must not hold places meanwhile). A
+new follow counts and inserts under a transaction-scoped advisory lock on the account, so
+concurrent follows of one account cannot together pass the limit; only the account itself
+adds follows, so that lock covers every way the count grows. Preferences and read markers
+change only follows of active channels: any other channel answers as if not followed.
 """
 
 from __future__ import annotations
@@ -15,12 +22,19 @@ import asyncpg
 from shared.db.timing import timed
 
 FOLLOW_COLUMNS = "channel_id, active, muted, alerts, last_read_seq, followed_at"
+# The same, qualified, for statements that join `follows f` with `channels c`.
+_F_COLUMNS = ", ".join("f." + column.strip() for column in FOLLOW_COLUMNS.split(","))
 
 # /updates counts unread posts up to this many: a badge says "999+", not an exact count,
 # and the count stays an index range scan of bounded length.
 UNREAD_COUNT_CAP = 1000
 # Sort surrogate for channels that never posted (keeps the keyset free of NULLs).
 NEVER = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+# Advisory-lock namespace of an account's follows ("foll"): the two-int form of the lock
+# keeps it apart from other users of advisory locks (see shared/media/content_lock.py).
+FOLLOW_LOCK_CLASS = 0x666F6C6C
 
 
 class FollowLimitReached(Exception):
@@ -40,6 +54,13 @@ UPDATE channel_invites SET uses = uses + 1
 WHERE code_hash = $1 AND channel_id = $2 AND revoked_at IS NULL AND expires_at > now()
   AND (max_uses IS NULL OR uses < max_uses)
 RETURNING invite_id
+"""
+
+
+# What the follow limit counts: active follows of channels not deleted.
+COUNT_FOLLOWS = """
+SELECT count(*) FROM follows f JOIN channels c ON c.channel_id = f.channel_id
+WHERE f.account_id = $1 AND f.active AND c.status <> 'deleted'
 """
 
 
@@ -80,10 +101,12 @@ async def follow(
             ):
                 raise InviteRefused
         if not current:
-            count = await conn.fetchval(
-                "SELECT count(*) FROM follows WHERE account_id = $1 AND active", account_id
+            # Held to the end of the transaction: the next follow of this account counts
+            # only after this one's row is committed (or rolled back).
+            await conn.execute(
+                "SELECT pg_advisory_xact_lock($1, hashtext($2))", FOLLOW_LOCK_CLASS, account_id
             )
-            if count >= max_follows:
+            if await conn.fetchval(COUNT_FOLLOWS, account_id) >= max_follows:
                 raise FollowLimitReached
         row: asyncpg.Record = await conn.fetchrow(
             f"""
@@ -119,11 +142,14 @@ async def update_preferences(
     muted: bool | None,
     alerts: bool | None,
 ) -> asyncpg.Record | None:
+    """Set mute and alerts of an active follow of an active channel; None otherwise."""
     row: asyncpg.Record | None = await conn.fetchrow(
         f"""
-        UPDATE follows SET muted = COALESCE($3, muted), alerts = COALESCE($4, alerts)
-        WHERE account_id = $1 AND channel_id = $2 AND active
-        RETURNING {FOLLOW_COLUMNS}
+        UPDATE follows f SET muted = COALESCE($3, f.muted), alerts = COALESCE($4, f.alerts)
+          FROM channels c
+         WHERE f.account_id = $1 AND f.channel_id = $2 AND f.active
+           AND c.channel_id = f.channel_id AND c.status = 'active'
+        RETURNING {_F_COLUMNS}
         """,
         account_id,
         channel_id,
@@ -136,15 +162,16 @@ async def update_preferences(
 async def mark_read(
     conn: asyncpg.Connection, account_id: str, channel_id: UUID, seq: int
 ) -> asyncpg.Record | None:
-    """Move the read marker forward (never back, never past the channel's last seq)."""
+    """Move the read marker forward (never back, never past the channel's last seq) of an
+    active follow of an active channel; None otherwise."""
     row: asyncpg.Record | None = await conn.fetchrow(
         f"""
         UPDATE follows f
            SET last_read_seq = GREATEST(f.last_read_seq, LEAST($3::bigint, c.last_seq))
           FROM channels c
          WHERE f.account_id = $1 AND f.channel_id = $2 AND f.active
-           AND c.channel_id = f.channel_id
-        RETURNING {", ".join("f." + c.strip() for c in FOLLOW_COLUMNS.split(","))}
+           AND c.channel_id = f.channel_id AND c.status = 'active'
+        RETURNING {_F_COLUMNS}
         """,
         account_id,
         channel_id,

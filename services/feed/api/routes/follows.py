@@ -7,7 +7,8 @@ re-announces the saved state. Open local SSE streams of the caller follow the ch
 once; those on other feed processes follow it through a `live.follow_changed` signal on
 herald.live.v1, which names the caller only by an HMAC tag (emitted on every PUT and
 DELETE, so a retried request re-announces it too). Only the caller's own rows are read or
-written.
+written. PATCH and POST …/read change only a follow of an active channel: for a deleted
+or suspended one they answer the same 404 as for a channel not followed.
 
 An invite-only channel (`settings.visibility = "invite"`) takes a new follower only with
 `{"invite_code": …}` naming a good invite of it, whose use the same transaction counts; a
