@@ -26,7 +26,11 @@ EMOJI = [
     "🏴󠁧󠁢󠁳󠁣󠁴󠁿",  # tag-sequence flag (Scotland)
     "1️⃣",  # keycaps
     "#️⃣",
+    "*️⃣",
     "👩🏻‍❤️‍💋‍👨🏼",  # the longest kind of sequence
+    "❤️‍🔥",  # ZWJ of two emoji that Unicode lists as one
+    "🤝🏿",  # skin tone on a modifier base
+    "🇺🇳",  # a flag that is not a country
 ]
 
 NOT_EMOJI = [
@@ -54,6 +58,18 @@ NOT_EMOJI = [
     "🇫",  # half a flag
     "🏽",  # a skin tone alone is a component, not an emoji
     "👍" * 20,
+    # Zero-width joiners make one grapheme of anything; only Unicode's list makes an emoji.
+    "⠓\u200d⠑\u200d⠇\u200d⠇\u200d⠕",  # braille text (issue 19's probe)
+    "h\u200de\u200dl\u200dl\u200do",
+    "👍\u200d👍",  # two emoji joined, a sequence Unicode does not list
+    "👍\u200da",
+    "👨\u200d👩\u200d👧\u200d👦\u200d👦",  # one member too many
+    "🏳\u200d🌈",  # the rainbow flag without its VS16: not fully qualified
+    "⠓\ufe0f",  # VS16 on a non-emoji
+    "a\ufe0f\u20e3",  # a keycap of a letter
+    "🔥🏽",  # skin tone on a non-modifier
+    "🇦🇦",  # regional indicators of no flag
+    "🏴\U000e0061\U000e007f",  # a tag sequence of no flag
 ]
 
 
@@ -74,6 +90,15 @@ def test_anything_else_is_refused_everywhere(value: str) -> None:
         ChannelSettings(reactions="limited", allowed_reactions=[value])
     with pytest.raises(Problem) as refused:
         check_emoji(value, {"reactions": "all"})
+    assert refused.value.status == 422
+
+
+@pytest.mark.parametrize("value", NOT_EMOJI[1:])
+def test_a_limited_channel_never_takes_a_non_emoji_even_if_listed(value: str) -> None:
+    # A setting stored before the one rule (or written around the publisher's API) may list
+    # anything; the feed still takes only emoji from it.
+    with pytest.raises(Problem) as refused:
+        check_emoji(value, {"reactions": "limited", "allowed_reactions": [value]})
     assert refused.value.status == 422
 
 

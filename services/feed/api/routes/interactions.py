@@ -6,7 +6,8 @@ matching event keyed by post_id; the answer is the caller's new state at once (c
 follow when fan-out has aggregated). Semantics:
 - one reaction per account per post; a new emoji replaces the old one. Allowed emoji
   follow the channel's `reactions` setting: `none` → 403, `limited` → only
-  `allowed_reactions`, `all` → any one fully-qualified emoji (`shared.emoji`; 422 otherwise);
+  `allowed_reactions` (and of those only emoji), `all` → any one fully-qualified emoji
+  (`shared.emoji`: an exact lookup in Unicode's emoji data; 422 otherwise);
 - one vote per account per poll, over one option unless the poll is `multiple`; voting
   again REPLACES the earlier choice (as in WhatsApp); indices must exist (422);
 - views are reported in batches of at most 100 ids; invisible ones are ignored.
@@ -61,7 +62,8 @@ def check_emoji(emoji: str, settings: dict[str, Any] | None) -> None:
     if mode == "none":
         raise Problem(403, "this channel does not take reactions", type_="reactions-off")
     if mode == "limited":
-        if emoji not in allowed:
+        # Both: a setting stored before the one emoji rule may list text.
+        if emoji not in allowed or not is_emoji(emoji):
             raise Problem(
                 422, "this channel accepts only its listed reactions", type_="emoji-not-allowed"
             )
