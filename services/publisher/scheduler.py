@@ -44,6 +44,7 @@ from services.publisher.models import PostCreate
 from services.publisher.publishing import Publisher, uuid7_time
 from services.publisher.store import scheduled as store
 from services.publisher.store.channels import access_of
+from shared.db.failover import UNAVAILABLE_TYPES
 from shared.http.problems import Problem
 
 log = logging.getLogger(__name__)
@@ -84,7 +85,7 @@ class Scheduler:
         while True:
             try:
                 taken = await self.publish_due()
-            except (OSError, asyncpg.PostgresError) as exc:
+            except (OSError, asyncpg.PostgresError, *UNAVAILABLE_TYPES) as exc:
                 log.warning("scheduler round failed", extra={"error": type(exc).__name__})
                 await asyncio.sleep(backoff)
                 backoff = min(BACKOFF_MAX_S, backoff * 2)

@@ -10,21 +10,43 @@ session-level advisory locks, taken by the migration (at start-up, in a process 
 exits if it fails) and by retention's run lock: a pool whose users take such locks asks
 for the reset (`session_state=True`), so a lock whose unlock was cancelled or timed out
 is never handed on with its connection.
+
+Failover. A primary pool (the default) connects with `target_session_attrs=read-write`:
+asyncpg accepts a new connection only from a server that takes writes (it reads the
+`in_hot_standby` and `default_transaction_read_only` the server reports at start-up, so
+this costs no round trip), which keeps a pool from filling with connections to a standby
+that a router still pointed at for a moment after a failover. asyncpg replaces by itself
+a pooled connection the server closed (`acquire` reconnects a holder whose connection
+`is_closed()`, and `release` discards one closed mid-query); a connection broken in use
+fails that one operation (a 503 or a retried batch, see `shared.db.failover`). One thing
+it cannot see is a connection still open to a server that stopped being the primary:
+`recycle_if_not_primary` expires every pool of the process on such an error, so each
+connection is replaced (and re-checked) at its next acquire.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+from urllib.parse import parse_qs, urlsplit
 
 import asyncpg
 import orjson
 
+from shared.db.failover import not_primary
 from shared.metrics.common import DB_POOL_CONNECTIONS
 from shared.retry import retry_until
 from shared.settings import HeraldSettings
 
 # Statements run far under this; a hung one must fail the request instead of holding it.
 COMMAND_TIMEOUT_S = 30.0
+# The open pools of this process, for `recycle_if_not_primary`. asyncpg's Pool takes no
+# weak reference: closed ones are dropped whenever a pool is added.
+_POOLS: set[asyncpg.Pool] = set()
+log = logging.getLogger(__name__)
+# Retried at start besides connection errors: only a standby answers while a primary is
+# being elected.
+_STARTING: tuple[type[Exception], ...] = (asyncpg.TargetServerAttributeNotMatched,)
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
@@ -47,14 +69,27 @@ async def create_pool(
     min_size: int | None = None,
     max_size: int | None = None,
     session_state: bool = False,
+    url: str | None = None,
+    primary: bool = True,
 ) -> asyncpg.Pool:
     """Connect, retrying with backoff until `settings.startup_timeout_s` has passed.
     `session_state`: its users take session-level advisory locks, so released
-    connections get asyncpg's full reset (see the module doc)."""
+    connections get asyncpg's full reset (see the module doc). `url`: another server
+    than `settings.database_url` (a replica). `primary=False`: its users only read, so
+    any server will do, a standby included. A `target_session_attrs` or
+    `application_name` in the URL's query wins over Herald's choice."""
+    dsn = url or settings.database_url
+    query = parse_qs(urlsplit(dsn).query)
+    server_settings = {"timezone": "UTC"}
+    if "application_name" not in query:
+        server_settings["application_name"] = "herald"
+    target: dict[str, str] = {}
+    if "target_session_attrs" not in query:
+        target["target_session_attrs"] = "read-write" if primary else "any"
 
     async def connect() -> asyncpg.Pool:
         pool: asyncpg.Pool = await asyncpg.create_pool(
-            settings.database_url,
+            dsn,
             min_size=min_size or settings.db_pool_min,
             max_size=max_size or settings.db_pool_max,
             command_timeout=COMMAND_TIMEOUT_S,
@@ -62,16 +97,34 @@ async def create_pool(
             # None: asyncpg's own reset query; else asyncpg's rollback of an open
             # transaction only.
             reset=None if session_state else _no_reset,
-            server_settings={"timezone": "UTC", "application_name": "herald"},
+            server_settings=server_settings,
+            **target,
         )
         return pool
 
-    return await retry_until(
+    pool = await retry_until(
         settings.startup_timeout_s,
         connect,
-        retry_on=(OSError, asyncpg.PostgresError, asyncpg.InterfaceError),
+        retry_on=(OSError, asyncpg.PostgresError, asyncpg.InterfaceError, *_STARTING),
         what="postgres",
     )
+    _POOLS.difference_update([p for p in _POOLS if p.is_closing()])
+    _POOLS.add(pool)
+    return pool
+
+
+async def recycle_if_not_primary(exc: BaseException) -> bool:
+    """When `exc` says a connection reached a server that is not the primary (a failover
+    demoted it, or a router still sends new connections to it), expire every pool of this
+    process: each connection is closed at its release or next acquire and replaced by a
+    new one, which `target_session_attrs` checks. True when it did."""
+    if not not_primary(exc):
+        return False
+    log.warning("postgres server is not the primary; replacing pooled connections")
+    for pool in list(_POOLS):
+        if not pool.is_closing():
+            await pool.expire_connections()
+    return True
 
 
 async def postgres_reachable(pool: asyncpg.Pool, timeout_s: float = 2.0) -> bool:

@@ -16,6 +16,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from shared.db.failover import UNAVAILABLE_TYPES, unavailable
+from shared.db.pool import recycle_if_not_primary
 from shared.kafka import KafkaUnavailable
 
 log = logging.getLogger(__name__)
@@ -38,18 +40,15 @@ _TITLES = {
 }
 
 
-# What "Postgres is unreachable" looks like from asyncpg: refused or dropped connections,
-# a server shutting down, or a pool that could not hand out a connection in time.
+# What "Postgres is unreachable, going away or not the primary" looks like from asyncpg:
+# refused or dropped connections, a server shutting down or still starting, too many
+# connections, a read-only (demoted) server, or a pool that could not hand out a
+# connection in time. `shared.db.failover` is the one list; the handler for the broad
+# asyncpg classes asks it, and answers anything else as the unexpected error it is.
 DATABASE_DOWN: tuple[type[Exception], ...] = (
-    ConnectionError,
-    TimeoutError,
-    asyncpg.PostgresConnectionError,
+    *UNAVAILABLE_TYPES,
+    asyncpg.PostgresError,
     asyncpg.InterfaceError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.AdminShutdownError,
-    # A pooled connection whose previous operation was cut off by a server restart
-    # (seen in the chaos suite): the next request gets a fresh connection.
-    asyncpg.InternalClientError,
 )
 
 
@@ -99,6 +98,11 @@ def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     ]
 
 
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error", extra={"route": request.url.path[:200]})
+    return problem_response(500, "an unexpected error occurred; it has been logged")
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(_: Request, exc: Problem) -> JSONResponse:
@@ -117,7 +121,12 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         return problem_response(exc.status_code, str(exc.detail), headers=dict(exc.headers or {}))
 
-    async def _database_down(_: Request, exc: Exception) -> JSONResponse:
+    async def _database_down(request: Request, exc: Exception) -> JSONResponse:
+        if not unavailable(exc):
+            # A refused statement of a handler that did not expect it: a bug, not an outage.
+            return await _unexpected(request, exc)
+        # A demoted primary: the next request must not get this server's connections again.
+        await recycle_if_not_primary(exc)
         log.warning("database unavailable", extra={"error": type(exc).__name__})
         return problem_response(
             503,
@@ -140,7 +149,4 @@ def install_problem_handlers(app: FastAPI) -> None:
         app.add_exception_handler(exc_type, _database_down)
     app.add_exception_handler(KafkaUnavailable, _broker_down)
 
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error", extra={"route": request.url.path[:200]})
-        return problem_response(500, "an unexpected error occurred; it has been logged")
+    app.add_exception_handler(Exception, _unexpected)

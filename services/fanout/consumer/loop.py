@@ -45,6 +45,7 @@ from services.fanout.consumer.policy import (
     frames,
 )
 from services.fanout.consumer.records import Handler, Outcome, Poison, Record, decode
+from shared.db.pool import recycle_if_not_primary
 from shared.events.envelope import EventRegistry
 from shared.kafka import send_to_dlq
 from shared.metrics.common import CONSUMER_BATCH_SIZE, CONSUMER_RECORDS
@@ -269,6 +270,8 @@ class BatchConsumer:
                     failure = classify(exc)
                     if attempts is not None and attempts.give_up(failure):
                         raise
+                    # A demoted primary: the retry must not get its connections again.
+                    await recycle_if_not_primary(exc)
                     BATCH_RETRIES.labels(topic=self.topic).inc()
                     if not paused:
                         paused = set(self.consumer.assignment())

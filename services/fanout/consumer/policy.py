@@ -1,10 +1,15 @@
 """Which failures of a batch are retried, for how long, and what a dead letter says.
 
 Three kinds of failure, told apart by `classify`:
-- `TRANSIENT`: Postgres unreachable or asking for a retry (connection, serialization
-  failure or deadlock, out of resources, shutting down), the pool closing, Kafka not
-  acknowledging, a timeout. Retried with capped backoff for as long as it lasts, with
-  the partitions paused; nothing is committed past it.
+- `TRANSIENT`: Postgres unreachable, going away or not the primary (every error of
+  `shared.db.failover.unavailable`: a connection cut mid-transaction, `admin_shutdown`,
+  `cannot_connect_now`, too many connections, a demoted primary's "read-only
+  transaction"), or asking for a retry (serialization failure or deadlock, out of
+  resources), the pool closing, Kafka not acknowledging, a timeout. Retried with capped
+  backoff for as long as it lasts, with the partitions paused; it never counts towards
+  the fault bound and is never dead-lettered, and nothing is committed past it. A
+  failover is the typical case: the batch's transaction rolled back with its
+  connection, so the retry on a fresh connection applies it whole, once.
 - `REFUSED`: Postgres refuses a value (a constraint, a bad input). Retrying cannot help:
   the batch is at once applied one record at a time and the record that still fails is
   dead-lettered.
@@ -27,6 +32,7 @@ from enum import StrEnum
 import asyncpg
 from aiokafka.errors import KafkaError
 
+from shared.db.failover import unavailable
 from shared.kafka import KafkaUnavailable
 
 # Postgres error classes worth retrying: connection (08), transaction rollback such as
@@ -53,6 +59,10 @@ class Failure(StrEnum):
 
 
 def classify(exc: BaseException) -> Failure:
+    # First: a lost or demoted server says nothing about the batch, whatever its class
+    # (a read-only error's SQLSTATE class 25 would otherwise read as a refusal).
+    if unavailable(exc):
+        return Failure.TRANSIENT
     if isinstance(exc, asyncpg.PostgresError):
         state = getattr(exc, "sqlstate", None) or ""
         if state[:2] in TRANSIENT_SQLSTATE_CLASSES:

@@ -29,6 +29,7 @@ from aiokafka.errors import KafkaError
 from services.feed.live.hub import Hub, Item
 from services.feed.live.render import counters_item, post_item, trimmed_item
 from services.feed.queries import stream as queries
+from shared.db.failover import UNAVAILABLE_TYPES
 from shared.events.envelope import Event, PoisonMessage
 from shared.events.live import (
     LIVE_EVENTS,
@@ -120,7 +121,7 @@ class LiveConsumer:
             if events:
                 try:
                     await self.dispatch(events)
-                except (TimeoutError, asyncpg.PostgresError, OSError) as exc:
+                except (asyncpg.PostgresError, OSError, *UNAVAILABLE_TYPES) as exc:
                     # Streams resume from Postgres on reconnect; a live push is best effort.
                     log.warning("live dispatch failed", extra={"error": str(exc)})
 
