@@ -148,6 +148,12 @@ class HttpServiceSettings(HeraldSettings):
     # Token bucket per account (and per IP for anonymous reads): sustained rate and burst.
     rate_per_second: float = Field(default=20.0, gt=0)
     rate_burst: int = Field(default=60, ge=1)
+    # Token bucket per client IP for failed authentication (an invalid or malformed bearer
+    # token): past the burst, that IP's bearer requests get 429 until it refills, without
+    # a token being verified. Generous, so a few clients behind one NAT with stale tokens
+    # are not locked out; tight enough to make guessing or replaying token lists slow.
+    auth_failure_rate_per_second: float = Field(default=1.0, gt=0)
+    auth_failure_burst: int = Field(default=60, ge=1)
     # Browser origins allowed to call the API, comma-separated
     # ("https://app.example.org,https://admin.example.org"); empty: no CORS headers at all,
     # so browsers allow same-origin calls only. Explicit origins only, never "*".
@@ -161,7 +167,7 @@ class HttpServiceSettings(HeraldSettings):
     @classmethod
     def _check_origins(cls, value: str) -> str:
         for origin in _split(value):
-            if not _ORIGIN.match(origin):
+            if not _ORIGIN.fullmatch(origin):
                 raise ValueError(
                     f"HERALD_CORS_ORIGINS: {origin!r} is not an origin like https://app.example.org"
                 )

@@ -2,7 +2,10 @@
 
 A cursor is the sort key of the last item of a page; the next page starts strictly after
 it. Clients must treat it as opaque. Anything that does not decode to the expected shape
-for the requested listing is a 400 `invalid-cursor` problem, never a 500.
+for the requested listing is a 400 `invalid-cursor` problem, never a 500 — and a crafted
+cursor is as likely as one we issued, so every decoded part is also checked against what
+the query can bind: integers fit a Postgres bigint, floats a Postgres real (the one float
+key, `ts_rank`), timestamps are aware and still inside years 1-9999 once moved to UTC.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -20,6 +23,9 @@ from shared.http.problems import Problem
 
 # A cursor is a handful of scalars; anything longer is not one of ours.
 MAX_CURSOR_CHARS = 256
+# What a cursor's key can be bound as: bigint, and the largest finite Postgres real.
+INT_MIN, INT_MAX = -(2**63), 2**63 - 1
+REAL_MAX = 3.4028234663852886e38
 
 
 def encode(kind: str, *parts: Any) -> str:
@@ -63,11 +69,17 @@ def _convert(value: Any, wanted: type) -> Any:
             parsed = datetime.fromisoformat(value)
             if parsed.tzinfo is None:
                 raise ValueError("naive datetime")
-            return parsed
-        if wanted is int and isinstance(value, int) and not isinstance(value, bool):
+            # Year 1 at +14:00 or 9999 at -14:00 lies outside what a datetime can hold
+            # in UTC, where the database driver would move it (OverflowError).
+            return parsed.astimezone(UTC)
+        is_int = isinstance(value, int) and not isinstance(value, bool)
+        if wanted is int and is_int and INT_MIN <= value <= INT_MAX:
             return value
         if wanted is float and isinstance(value, int | float) and not isinstance(value, bool):
-            return float(value)
-    except ValueError:
+            number = float(value)
+            # NaN fails the comparison too.
+            if -REAL_MAX <= number <= REAL_MAX:
+                return number
+    except (ValueError, OverflowError):
         pass
     raise _invalid()

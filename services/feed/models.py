@@ -1,5 +1,6 @@
 """The feed API's models: request bodies (`extra="forbid"`: unknown fields are a 422) and
-the public shapes it answers with.
+the public shapes it answers with. Every text field obeys `shared.text` (no control
+characters or surrogates; a report's note may hold newline and tab).
 
 No public model has a field for an account id other than through the caller's own state
 (`my_reaction`, `my_vote`, follow settings): followers never see each other, and posts
@@ -11,10 +12,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.text import MultiLine, SingleLine
 
 # Page sizes: DESIGN.md caps every list at 100.
 PAGE_MAX = 100
@@ -47,11 +50,15 @@ class ReadMarker(Request):
 
 class ReactionSet(Request):
     # Bounded in code points before the emoji check (a set lookup) runs.
-    emoji: str = Field(min_length=1, max_length=16)
+    emoji: SingleLine = Field(min_length=1, max_length=16)
+
+
+# A poll has at most 12 options; an index past them is a 422 before any lookup.
+PollOptionIndex = Annotated[int, Field(ge=0, le=11)]
 
 
 class VoteSet(Request):
-    options: list[int] = Field(min_length=1, max_length=12)
+    options: list[PollOptionIndex] = Field(min_length=1, max_length=12)
 
 
 class ViewsReport(Request):
@@ -221,7 +228,7 @@ class PushKeys(Request):
 class PushSubscriptionCreate(Request):
     """A browser's `PushSubscription.toJSON()`."""
 
-    endpoint: str = Field(description="the push service's URL: https, public address")
+    endpoint: SingleLine = Field(description="the push service's URL: https, public address")
     keys: PushKeys
     # A DOMHighResTimeStamp (ms since the epoch, maybe fractional); bounded to year 9999.
     expiration_time: float | None = Field(
@@ -276,17 +283,11 @@ class ReportCreate(Request):
         default=None, description="the reported post; absent: the channel itself"
     )
     reason: ReportReason
-    note: str | None = Field(
+    # Postgres text cannot hold NUL: shared.text's rule refuses it here (422), never at
+    # the insert.
+    note: MultiLine | None = Field(
         default=None, max_length=REPORT_NOTE_MAX, description="what operators should know"
     )
-
-    @field_validator("note")
-    @classmethod
-    def _no_nul(cls, value: str | None) -> str | None:
-        # Postgres text cannot hold NUL: refuse it here (422), never fail at the insert.
-        if value is not None and "\x00" in value:
-            raise ValueError("the note must not contain NUL characters")
-        return value
 
 
 class ReportAccepted(BaseModel):

@@ -3,7 +3,10 @@
 
 Limits are DESIGN.md's: handle `[a-z0-9_]{3,32}` (accepted in any case, stored lower-case),
 name 1-100, description ≤ 1000, text ≤ 4096, caption ≤ 1024, poll 2-12 options of ≤ 100
-characters, at most 12 allowed reactions, retention 1-30 days.
+characters, at most 12 allowed reactions, retention 1-30 days. Every text field obeys
+`shared.text`: post text, captions and descriptions may hold newline and tab, the rest
+(name, poll question and options) is one line; control characters and surrogates are a
+422, so a 202 is never followed by a post Postgres cannot store.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from shared.events.content import (
     PostType,
 )
 from shared.events.posts import Priority
+from shared.text import MultiLine, SingleLine
 
 ALLOWED_REACTIONS_MAX = 12
 PAGE_MAX = 100
@@ -134,11 +138,11 @@ class MediaPublic(BaseModel):
     height: int | None = None
 
 
-PollOption = Annotated[str, Field(min_length=1, max_length=POLL_OPTION_MAX)]
+PollOption = Annotated[SingleLine, Field(min_length=1, max_length=POLL_OPTION_MAX)]
 
 
 class PollCreate(_Request):
-    question: str = Field(min_length=1, max_length=POLL_QUESTION_MAX)
+    question: SingleLine = Field(min_length=1, max_length=POLL_QUESTION_MAX)
     options: list[PollOption] = Field(min_length=POLL_OPTIONS_MIN, max_length=POLL_OPTIONS_MAX)
     multiple: bool = False
 
@@ -151,9 +155,9 @@ class PollCreate(_Request):
 
 class PostCreate(_Request):
     type: PostType
-    text: str | None = Field(default=None, min_length=1, max_length=TEXT_MAX)
+    text: MultiLine | None = Field(default=None, min_length=1, max_length=TEXT_MAX)
     media_id: UUID | None = None
-    caption: str | None = Field(default=None, max_length=CAPTION_MAX)
+    caption: MultiLine | None = Field(default=None, max_length=CAPTION_MAX)
     poll: PollCreate | None = None
     silent: bool = Field(
         default=False, description="Push it to nobody (followers still see it in the app)."
@@ -195,8 +199,8 @@ class PostCreate(_Request):
 class PostUpdate(_Request):
     """Text posts edit `text`; media posts edit `caption`; polls cannot be edited."""
 
-    text: str | None = Field(default=None, min_length=1, max_length=TEXT_MAX)
-    caption: str | None = Field(default=None, max_length=CAPTION_MAX)
+    text: MultiLine | None = Field(default=None, min_length=1, max_length=TEXT_MAX)
+    caption: MultiLine | None = Field(default=None, max_length=CAPTION_MAX)
 
     @model_validator(mode="after")
     def _one_field(self) -> Self:

@@ -10,6 +10,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.publisher.models import ChannelPublic
+from shared.text import MultiLine
 
 REASON_MAX = 1000
 APPEAL_TEXT_MAX = 2000
@@ -20,7 +21,7 @@ class _Request(BaseModel):
 
 
 class SuspensionRequest(_Request):
-    reason: str = Field(
+    reason: MultiLine = Field(
         min_length=1,
         max_length=REASON_MAX,
         description="Shown to the channel's admins and recorded in the audit log.",
@@ -28,7 +29,7 @@ class SuspensionRequest(_Request):
 
 
 class AppealRequest(_Request):
-    text: str = Field(min_length=1, max_length=APPEAL_TEXT_MAX)
+    text: MultiLine = Field(min_length=1, max_length=APPEAL_TEXT_MAX)
 
 
 class AppealDecision(_Request):

@@ -94,7 +94,7 @@ class DayPartition:
 
 def parse_partition_name(name: str) -> tuple[str, date] | None:
     """`posts_p20260101` → ("posts", 2026-01-01); None for any other name."""
-    match = _NAME.match(name)
+    match = _NAME.fullmatch(name)
     if match is None:
         return None
     table = match.group(1) or match.group(2)

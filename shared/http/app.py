@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import Scope
 
@@ -18,6 +18,7 @@ from shared.auth import TokenVerifier
 from shared.http.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from shared.http.openapi import problem_openapi
 from shared.http.ops import Readiness, ops_router
+from shared.http.params import refuse_control_characters
 from shared.http.problems import install_problem_handlers
 from shared.http.ratelimit import RateLimiter
 from shared.settings import HttpServiceSettings
@@ -44,11 +45,20 @@ def create_http_app(
     readiness: Readiness,
     body_limit_for: Callable[[Scope], int] | None = None,
 ) -> FastAPI:
-    app = FastAPI(title=title, version=version, lifespan=lifespan)
+    # Every route's path segments and query values obey shared.text's single-line rule.
+    app = FastAPI(
+        title=title,
+        version=version,
+        lifespan=lifespan,
+        dependencies=[Depends(refuse_control_characters)],
+    )
     app.state.settings = settings
     app.state.readiness = readiness
     app.state.token_verifier = TokenVerifier(settings)
     app.state.rate_limiter = RateLimiter(settings.rate_per_second, settings.rate_burst)
+    app.state.auth_failure_limiter = RateLimiter(
+        settings.auth_failure_rate_per_second, settings.auth_failure_burst
+    )
     install_problem_handlers(app)
     # Errors are documented as the problem+json they are, not FastAPI's default shape.
     app.openapi = problem_openapi(app)  # type: ignore[method-assign]

@@ -42,7 +42,7 @@ class LocalMediaStore:
         self.root = root
 
     def local_path(self, key: str) -> Path:
-        if not _KEY.match(key):
+        if not _KEY.fullmatch(key):
             raise ValueError("not a media storage key")
         return self.root / key[:2] / key[2:4] / key
 

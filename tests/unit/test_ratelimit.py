@@ -30,3 +30,14 @@ def test_memory_is_bounded_by_max_keys() -> None:
     for n in range(1000):
         limiter.take(f"k{n}", now=0.0)
     assert len(limiter._buckets) == 100
+
+
+def test_wait_asks_without_spending_or_growing() -> None:
+    limiter = RateLimiter(rate_per_second=1, burst=2, max_keys=100)
+    assert limiter.wait("ip:unknown", now=0.0) == 0.0
+    assert len(limiter._buckets) == 0  # asking about a stranger keeps no bucket
+    limiter.take("ip:a", now=0.0)
+    limiter.take("ip:a", now=0.0)
+    assert limiter.wait("ip:a", now=0.0) == pytest.approx(1.0)
+    assert limiter.wait("ip:a", now=0.0) == pytest.approx(1.0)  # asking spent nothing
+    assert limiter.wait("ip:a", now=1.0) == 0.0

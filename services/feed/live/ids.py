@@ -49,7 +49,7 @@ class EventId:
 
     @classmethod
     def parse(cls, raw: str) -> EventId:
-        match = _ID.match(raw.strip())
+        match = _ID.fullmatch(raw.strip())
         if match is None:
             raise Problem(
                 400, "Last-Event-ID is not an id of this stream", type_="invalid-event-id"

@@ -68,7 +68,7 @@ async def dev_login(
         return render_error(request, "Log in with your organisation's account.", 404)
     next_path = safe_next(next)
     account = account.strip()
-    if not DEV_ACCOUNT.match(account):
+    if not DEV_ACCOUNT.fullmatch(account):
         context = {
             "next": next_path,
             "account": account,

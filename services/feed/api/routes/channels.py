@@ -39,7 +39,7 @@ async def channel_card(id_or_handle: str, pool: Pool, caller: MaybeAccount) -> C
         key = UUID(id_or_handle)
     except ValueError:
         key = id_or_handle.lower()
-        if not _HANDLE.match(key):
+        if not _HANDLE.fullmatch(key):
             raise not_found() from None
     async with pool.acquire() as conn:
         row = await channel_queries.card(conn, key, caller.account_id if caller else None)

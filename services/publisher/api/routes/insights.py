@@ -13,12 +13,18 @@ from services.publisher.store import insights as store
 
 router = APIRouter(prefix="/v1/channels", tags=["insights"])
 
+# Seqs are Postgres bigints; bounding the cursor below int64 makes a crafted `before`
+# (say 2**63) a 422 rather than an overflow at the query.
+SEQ_MAX = 2**62
+
 
 @router.get("/{channel_id}/insights", summary="Channel and per-post counts")
 async def channel_insights(
     access: AdminAccess,
     pool: Pool,
-    before: Annotated[int | None, Query(ge=1, description="next_cursor of the page before")] = None,
+    before: Annotated[
+        int | None, Query(ge=1, le=SEQ_MAX, description="next_cursor of the page before")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=PAGE_MAX)] = 20,
 ) -> ChannelInsights:
     followers, change = await store.follower_numbers(pool, access.channel_id)

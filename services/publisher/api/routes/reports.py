@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -106,8 +106,9 @@ def _decode_cursor(cursor: str) -> tuple[datetime, UUID, UUID]:
         at = datetime.fromisoformat(first_at)
         if at.tzinfo is None:
             raise ValueError("naive time")
-        return at, UUID(channel_id), UUID(post_id)
-    except (binascii.Error, ValueError, TypeError, orjson.JSONDecodeError):
+        # In UTC, as the driver binds it: year 1 at +14:00 overflows here, not at the query.
+        return at.astimezone(UTC), UUID(channel_id), UUID(post_id)
+    except (binascii.Error, ValueError, TypeError, OverflowError, orjson.JSONDecodeError):
         raise Problem(422, "the cursor is not one this API gave", type_="validation") from None
 
 
