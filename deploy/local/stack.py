@@ -172,12 +172,14 @@ def kafka_properties(paths: KafkaPaths) -> str:
     )
 
 
-def kafka_java_cmd(main: str, *args: str) -> list[str]:
+def kafka_java_cmd(main: str, *args: str, heap: str = "512m") -> list[str]:
+    """The java command for a Kafka main class; `heap` sizes the JVM (cluster mode runs
+    three brokers on the same machine, each with a smaller one)."""
     java = shutil.which("java") or "java"
     return [
         java,
-        "-Xms512m",
-        "-Xmx512m",
+        f"-Xms{heap}",
+        f"-Xmx{heap}",
         "-XX:+UseG1GC",
         "-Djava.awt.headless=true",
         # Keep logging through shutdown, so a slow stop shows where it waits.

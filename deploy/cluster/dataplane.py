@@ -1,0 +1,347 @@
+"""The cluster's data plane: three KRaft brokers, etcd, two Postgres nodes under Patroni
+and HAProxy in front of them — started, stopped, inspected and broken on purpose.
+
+Usage: python -m deploy.cluster.dataplane {start,stop,status}   (HERALD_CLUSTER_PORT_BASE)
+
+`start` is idempotent and returns only when the whole plane serves: every broker is
+registered and the quorum has a leader, etcd is healthy, Patroni has a leader with the
+other node as its synchronous standby, HAProxy routes the primary and the replica port to
+them, and role and database `herald` exist. `stop` ends what the pid files under the
+cluster's home name, and checks that it is gone. The fault methods are the chaos run's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from deploy.cluster import etcd, haproxy, kafka, patroni
+from deploy.cluster.layout import BROKERS, PG_NODES, ClusterLayout
+from deploy.local.stack import log, wait_gone
+
+START_TIMEOUT_S = 180.0
+# A restarted node replays its WAL or rewinds, then catches up before it streams again.
+REJOIN_TIMEOUT_S = 120.0
+DATABASE = "herald"
+ROLE = "herald"
+# The migrations create these; the `herald` role may not (it is no superuser), so they are
+# created in `template1` and `herald` beforehand and the migration's
+# `CREATE EXTENSION IF NOT EXISTS` finds them there.
+EXTENSIONS = ("hll",)
+
+
+@dataclass(frozen=True)
+class PgNodeStatus:
+    role: str  # leader / sync_standby / replica / stopped
+    state: str  # Patroni's word for its Postgres (running, starting, ...), "" when stopped
+    postmaster_pid: int | None
+    patroni_pid: int | None
+
+
+@dataclass(frozen=True)
+class ClusterStatus:
+    kafka_controller_leader: int | None
+    brokers: dict[int, int | None]
+    pg: dict[str, PgNodeStatus]
+    etcd_pid: int | None
+    haproxy_pid: int | None
+    ports: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def pg_leader(self) -> str | None:
+        return next((n for n, s in self.pg.items() if s.role == "leader"), None)
+
+    def format(self) -> str:
+        """Who leads what, one line per component (`make cluster-status`)."""
+
+        def pid(value: int | None) -> str:
+            return f"pid {value}" if value is not None else "stopped"
+
+        leader = self.kafka_controller_leader
+        lines = [f"kafka quorum leader: {f'broker {leader}' if leader else 'none'}"]
+        for broker, broker_pid in self.brokers.items():
+            port = self.ports.get(f"kafka-{broker}")
+            lines.append(f"kafka broker {broker} (:{port}): {pid(broker_pid)}")
+        lines.append(f"postgres leader: {self.pg_leader or 'none'}")
+        for node, s in self.pg.items():
+            lines.append(
+                f"postgres {node} (:{self.ports.get(node)}): {s.role}"
+                + (f" ({s.state})" if s.state else "")
+                + f", postgres {pid(s.postmaster_pid)}, patroni {pid(s.patroni_pid)}"
+            )
+        lines.append(f"etcd (:{self.ports.get('etcd')}): {pid(self.etcd_pid)}")
+        lines.append(
+            f"haproxy (primary :{self.ports.get('pg_primary')}, replica "
+            f":{self.ports.get('pg_replica')}): {pid(self.haproxy_pid)}"
+        )
+        return "\n".join(lines)
+
+
+class DataPlane:
+    """The brokers, etcd, Patroni nodes and HAProxy of the cluster on `layout`."""
+
+    def __init__(self, layout: ClusterLayout) -> None:
+        self.layout = layout
+
+    # ------------------------------------------------------------ whole plane
+
+    def start(self) -> None:
+        """Start whatever is not running; return when the whole plane serves (module doc).
+        SystemExit when a part does not come up within its bound."""
+        started = time.monotonic()
+        self.layout.home.mkdir(parents=True, exist_ok=True)
+        etcd.start_etcd(self.layout)
+        for broker in BROKERS:
+            if kafka.broker_pid(self.layout, broker) is None:
+                kafka.spawn_broker(self.layout, broker)
+        for node in PG_NODES:
+            patroni.start_agent(self.layout, node)
+        haproxy.start_haproxy(self.layout)
+        if not asyncio.run(kafka.wait_serving(self.layout, set(BROKERS), START_TIMEOUT_S)):
+            raise SystemExit(f"kafka brokers did not all serve; see {self.layout.home}/kafka-*")
+        leader = self.wait_pg_leader(START_TIMEOUT_S)
+        (standby,) = [n for n in PG_NODES if n != leader]
+        self._wait_streaming(standby, sync=True, timeout_s=START_TIMEOUT_S)
+        self._wait_routed(leader, standby, timeout_s=30.0)
+        self._ensure_database()
+        log(
+            f"cluster data plane ready on base {self.layout.base} in "
+            f"{time.monotonic() - started:.1f}s"
+        )
+
+    def stop(self) -> None:
+        """Stop everything this plane's pid files name; SystemExit naming what survived."""
+        failures: list[str] = []
+
+        def attempt(name: str, stop: object) -> None:
+            try:
+                stop()  # type: ignore[operator]
+            except SystemExit as exc:
+                failures.append(f"{name}: {exc}")
+
+        attempt("haproxy", lambda: haproxy.stop_haproxy(self.layout))
+        # The standby first: stopping the leader first would promote the standby.
+        leader = self._pg_leader_or_none()
+        for node in sorted(PG_NODES, key=lambda n: n == leader):
+            attempt(f"patroni {node}", lambda n=node: patroni.stop_agent(self.layout, n))
+        # All brokers at once: stopped one by one, the last would wait for a quorum that
+        # has already gone.
+        with ThreadPoolExecutor(len(BROKERS)) as pool:
+            for broker in BROKERS:
+                stop = lambda b=broker: kafka.stop_broker(self.layout, b)  # noqa: E731
+                pool.submit(attempt, f"broker {broker}", stop)
+        attempt("etcd", lambda: etcd.stop_etcd(self.layout))
+        survivors = self._running_pids()
+        if failures or survivors:
+            raise SystemExit(f"cluster stop incomplete: {failures} still running: {survivors}")
+
+    def status(self) -> ClusterStatus:
+        members = patroni.cluster_members(self.layout)
+        pg = {}
+        for node in PG_NODES:
+            agent = patroni.patroni_pid(self.layout, node)
+            member = members.get(node, {}) if agent is not None else {}
+            pg[node] = PgNodeStatus(
+                role=str(member.get("role", "stopped")),
+                state=str(member.get("state", "")),
+                postmaster_pid=patroni.postmaster_pid(self.layout, node),
+                patroni_pid=agent,
+            )
+        layout = self.layout
+        ports = {f"kafka-{b}": layout.kafka_port(b) for b in BROKERS}
+        ports.update({n: layout.pg_port(n) for n in PG_NODES})
+        ports.update(
+            etcd=layout.etcd_client_port,
+            pg_primary=layout.pg_primary_port,
+            pg_replica=layout.pg_replica_port,
+        )
+        return ClusterStatus(
+            kafka_controller_leader=kafka.quorum_leader(layout),
+            brokers={b: kafka.broker_pid(layout, b) for b in BROKERS},
+            pg=pg,
+            etcd_pid=etcd.etcd_pid(layout),
+            haproxy_pid=haproxy.haproxy_pid(layout),
+            ports=ports,
+        )
+
+    # ------------------------------------------------------------ Kafka faults
+
+    def broker_pid(self, broker: int) -> int | None:
+        return kafka.broker_pid(self.layout, broker)
+
+    def kill_broker(self, broker: int) -> int:
+        """SIGKILL broker `broker`; returns the pid it had, once that process is gone."""
+        pid = self.broker_pid(broker)
+        if pid is None:
+            raise RuntimeError(f"broker {broker} is not running")
+        os.kill(pid, signal.SIGKILL)
+        self._wait_dead(pid, f"broker {broker}")
+        return pid
+
+    def start_broker(self, broker: int) -> None:
+        """Start broker `broker` again; returns once every running broker lists it."""
+        if self.broker_pid(broker) is None:
+            kafka.spawn_broker(self.layout, broker)
+        running = {b for b in BROKERS if self.broker_pid(b) is not None}
+        if not asyncio.run(kafka.wait_serving(self.layout, running, START_TIMEOUT_S)):
+            raise SystemExit(f"broker {broker} did not serve again; see its broker.log")
+
+    async def partition_leaders(self, topic: str) -> dict[int, int]:
+        """partition -> leader broker id of `topic` (-1 while leaderless)."""
+        return await kafka.partition_leaders(self.layout, topic)
+
+    async def in_sync_replicas(self, topic: str) -> dict[int, set[int]]:
+        """partition -> the broker ids in its ISR."""
+        state = await kafka.partition_state(self.layout, topic)
+        return {p: isr for p, (_leader, isr) in state.items()}
+
+    # ------------------------------------------------------------ Postgres faults
+
+    def pg_leader(self) -> str:
+        """The node Patroni's `/cluster` names leader; RuntimeError when there is none."""
+        leader = self._pg_leader_or_none()
+        if leader is None:
+            raise RuntimeError("no Patroni leader")
+        return leader
+
+    def kill_pg_primary(self) -> tuple[str, int, int]:
+        """kill -9 the leader's Patroni agent and its postmaster (the agent first, so it
+        cannot restart Postgres in between); returns (node, postmaster pid, patroni pid)
+        once both processes are gone."""
+        node = self.pg_leader()
+        agent = patroni.patroni_pid(self.layout, node)
+        postmaster = patroni.postmaster_pid(self.layout, node)
+        if agent is None or postmaster is None:
+            raise RuntimeError(f"leader {node} has no running agent/postmaster")
+        os.kill(agent, signal.SIGKILL)
+        os.kill(postmaster, signal.SIGKILL)
+        self._wait_dead(agent, f"patroni {node}")
+        self._wait_dead(postmaster, f"postgres {node}")
+        return node, postmaster, agent
+
+    def start_pg_node(self, node: str) -> None:
+        """Start `node`'s agent again; returns once it streams from the leader as a replica
+        (rewound or copied afresh when its history diverged) and HAProxy routes to it."""
+        patroni.start_agent(self.layout, node)
+        self._wait_streaming(node, sync=False, timeout_s=REJOIN_TIMEOUT_S)
+
+    def wait_pg_leader(self, timeout_s: float, not_node: str | None = None) -> str:
+        """Wait until a node other than `not_node` leads and its Postgres runs read-write;
+        its name. SystemExit after `timeout_s`."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            members = patroni.cluster_members(self.layout)
+            for node, member in members.items():
+                if member.get("role") != "leader" or member.get("state") != "running":
+                    continue
+                if node == not_node:
+                    continue
+                status, _ = patroni.rest_get(self.layout, node, "/primary")
+                if status == 200:
+                    return node
+            time.sleep(0.5)
+        raise SystemExit(f"no Patroni leader (other than {not_node}) within {timeout_s:.0f}s")
+
+    # ------------------------------------------------------------ helpers
+
+    def _pg_leader_or_none(self) -> str | None:
+        members = patroni.cluster_members(self.layout)
+        return next((n for n, m in members.items() if m.get("role") == "leader"), None)
+
+    def _wait_streaming(self, node: str, sync: bool, timeout_s: float) -> None:
+        """Wait until the leader's Postgres shows `node` streaming (synchronously, when
+        `sync`) and its Patroni reports it as a running replica."""
+        query = (
+            "SELECT sync_state FROM pg_stat_replication "
+            f"WHERE application_name = '{node}' AND state = 'streaming'"
+        )
+        deadline = time.monotonic() + timeout_s
+        last = ""
+        while time.monotonic() < deadline:
+            leader = self._pg_leader_or_none()
+            if leader is not None and leader != node:
+                try:
+                    last = patroni.psql(self.layout, self.layout.pg_port(leader), query)
+                except Exception as exc:  # the leader may be restarting; try again
+                    last = str(exc)
+                replica_ok = patroni.rest_get(self.layout, node, "/replica")[0] == 200
+                if replica_ok and last and (last == "sync" or not sync):
+                    return
+            time.sleep(0.5)
+        raise SystemExit(
+            f"{node} does not stream{' synchronously' if sync else ''} within "
+            f"{timeout_s:.0f}s (last: {last!r}); see {patroni.node_home(self.layout, node)}"
+        )
+
+    def _wait_routed(self, leader: str, replica: str, timeout_s: float) -> None:
+        """Wait until HAProxy's primary port reaches `leader` and its replica port `replica`."""
+        want = {
+            self.layout.pg_primary_port: str(self.layout.pg_port(leader)),
+            self.layout.pg_replica_port: str(self.layout.pg_port(replica)),
+        }
+        deadline = time.monotonic() + timeout_s
+        while True:
+            seen = {}
+            for port in want:
+                try:
+                    seen[port] = patroni.psql(self.layout, port, "SELECT inet_server_port()")
+                except Exception:
+                    seen[port] = ""
+            if seen == want:
+                return
+            if time.monotonic() > deadline:
+                raise SystemExit(f"haproxy does not route as expected: {seen} != {want}")
+            time.sleep(0.5)
+
+    def _ensure_database(self) -> None:
+        """Role and database `herald` with the extensions the migrations need (idempotent)."""
+        port = self.layout.pg_primary_port
+        run = patroni.psql
+        if run(self.layout, port, f"SELECT 1 FROM pg_roles WHERE rolname = '{ROLE}'") != "1":
+            run(self.layout, port, f"CREATE ROLE {ROLE} LOGIN CREATEDB")
+        for extension in EXTENSIONS:
+            run(self.layout, port, f"CREATE EXTENSION IF NOT EXISTS {extension}", "template1")
+        exists = run(self.layout, port, f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE}'")
+        if exists != "1":
+            run(self.layout, port, f"CREATE DATABASE {DATABASE} OWNER {ROLE}")
+        for extension in EXTENSIONS:
+            run(self.layout, port, f"CREATE EXTENSION IF NOT EXISTS {extension}", DATABASE)
+
+    def _running_pids(self) -> dict[str, int]:
+        s = self.status()
+        pids: dict[str, int | None] = {f"broker {b}": p for b, p in s.brokers.items()}
+        for node, node_status in s.pg.items():
+            pids[f"patroni {node}"] = node_status.patroni_pid
+            pids[f"postgres {node}"] = node_status.postmaster_pid
+        pids["etcd"] = s.etcd_pid
+        pids["haproxy"] = s.haproxy_pid
+        return {name: pid for name, pid in pids.items() if pid is not None}
+
+    @staticmethod
+    def _wait_dead(pid: int, name: str) -> None:
+        if not wait_gone(pid, 30.0):
+            raise RuntimeError(f"{name} (pid {pid}) still runs after SIGKILL")
+
+
+def main(argv: list[str]) -> int:
+    plane = DataPlane(ClusterLayout.from_env())
+    command = argv[1] if len(argv) > 1 else "status"
+    if command == "start":
+        plane.start()
+    elif command == "stop":
+        plane.stop()
+    elif command == "status":
+        print(plane.status().format())
+    else:
+        print(__doc__, file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
