@@ -43,6 +43,16 @@ class Fault(StrEnum):
     PAUSE_FANOUT = "pause fanout"
     RESTART_KAFKA = "restart kafka"
     RESTART_POSTGRES = "restart postgres"
+    # Cluster mode (tests.chaos.cluster_mode): a data-plane node, or one process of a pair.
+    KILL_KAFKA_LEADER = "kill kafka leader"
+    KILL_PG_PRIMARY = "kill pg primary"
+    KILL_A_PUBLISHER = "kill a publisher"
+    KILL_A_FANOUT = "kill a fanout"
+    KILL_A_FEED = "kill a feed"
+    KILL_A_RETENTION = "kill a retention"
+    KILL_A_PUSH = "kill a push"
+    KILL_A_WEB = "kill a web"
+    PAUSE_A_FANOUT = "pause a fanout"
 
 
 SERVICE_FAULTS = (
@@ -74,6 +84,10 @@ class Shown(StrEnum):
     STOPPED = "stopped"  # the paused process seen in the stopped state
     FAILURES = "failures"  # clients saw failed or retried requests in the fault window
     LAG = "lag"  # fan-out had records to catch up on
+    LEADER = "new leader"  # another broker leads the partitions, another node is primary
+    SERVED = "served"  # HAProxy's front answered while one process of its pair was dead
+    # The post acknowledged just before the primary's death is on the new primary.
+    KEPT = "kept"
 
 
 REQUIRED: dict[Fault, tuple[Shown, ...]] = {
@@ -85,6 +99,17 @@ REQUIRED: dict[Fault, tuple[Shown, ...]] = {
     Fault.PAUSE_FANOUT: (Shown.STOPPED, Shown.LAG),
     Fault.RESTART_KAFKA: (Shown.RESTART, Shown.FAILURES),
     Fault.RESTART_POSTGRES: (Shown.RESTART, Shown.FAILURES),
+    # Producers and HAProxy hide these from clients when all goes well: failed requests
+    # are noted, never required.
+    Fault.KILL_KAFKA_LEADER: (Shown.LEADER, Shown.RESTART),
+    Fault.KILL_PG_PRIMARY: (Shown.LEADER, Shown.KEPT, Shown.RESTART),
+    Fault.KILL_A_PUBLISHER: (Shown.RESTART, Shown.SERVED),
+    Fault.KILL_A_FANOUT: (Shown.RESTART,),
+    Fault.KILL_A_FEED: (Shown.RESTART, Shown.SERVED),
+    Fault.KILL_A_RETENTION: (Shown.RESTART,),
+    Fault.KILL_A_PUSH: (Shown.RESTART,),
+    Fault.KILL_A_WEB: (Shown.RESTART, Shown.SERVED),
+    Fault.PAUSE_A_FANOUT: (Shown.STOPPED, Shown.LAG),
 }
 # Whose failed requests count for a fault (None: any service's).
 FELT_BY: dict[Fault, str | None] = {
@@ -92,6 +117,10 @@ FELT_BY: dict[Fault, str | None] = {
     Fault.KILL_FEED: "feed",
     Fault.RESTART_KAFKA: None,
     Fault.RESTART_POSTGRES: None,
+    Fault.KILL_KAFKA_LEADER: None,
+    Fault.KILL_PG_PRIMARY: None,
+    Fault.KILL_A_PUBLISHER: "publisher",
+    Fault.KILL_A_FEED: "feed",
 }
 
 

@@ -144,9 +144,20 @@ class PublishTiming:
     def __init__(self) -> None:
         self.started = asyncio.Event()
         self.latency_s = 0.05
+        # (began, answered) of each acknowledged publish, monotonic: when publishing worked.
+        self.acks: list[tuple[float, float]] = []
 
     def took(self, seconds: float) -> None:
         self.latency_s = 0.8 * self.latency_s + 0.2 * min(seconds, 1.0)
+
+    def acked(self, began: float) -> None:
+        self.acks.append((began, time.monotonic()))
+
+    def works_again(self, since: float) -> float | None:
+        """Seconds from `since` until a publish begun after it was acknowledged (None:
+        none was): how long a fault kept publishing from working."""
+        answered = [done for began, done in self.acks if began >= since]
+        return min(answered) - since if answered else None
 
 
 class Load:
@@ -204,6 +215,7 @@ class Load:
             if response is not None and response.status_code == 202:
                 post_id = response.json()["post_id"]
                 self.told.acked(Post(key, channel_id, post_id, poll, uuid7_time(post_id)))
+                self.publishes.acked(began)
             await self._pause(rng, 0.15, 0.5)
 
     def _recent_post(self, rng: random.Random, polls: bool = False) -> Post | None:

@@ -9,7 +9,12 @@ acknowledged at all counts as `stalled` (a service never came back); one whose f
 no proof of having happened (see `tests.chaos.faults.Proof`; the clients' failures are
 counted from injection until the lag is back at zero) counts as `unproven`. After a trial
 with problems every service is restarted, so one stuck service does not fail every later
-trial.
+trial. Each trial also records how long publishing took to work again (the first
+acknowledgement of a publish begun after the injection).
+
+The system under test is `tests.chaos.cluster.Cluster` (one process per service on the
+local stack) or `tests.chaos.cluster_mode.ClusterSystem` (cluster mode), each with its own
+injector.
 """
 
 from __future__ import annotations
@@ -18,12 +23,14 @@ import asyncio
 import random
 import time
 from collections import defaultdict
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from tests.chaos.checker import Checker, Findings
-from tests.chaos.cluster import Cluster, LagProbe
+from tests.chaos.cluster import LagProbe
 from tests.chaos.faults import Fault, Proof, inject
-from tests.chaos.load import UNKNOWN, Load, Told
+from tests.chaos.load import UNKNOWN, Load, PublishTiming, Told
 
 RECOVERY_TIMEOUT_S = 120.0
 SETTLE_TIMEOUT_S = 30.0
@@ -41,6 +48,21 @@ class Trial:
     new: dict[str, int] = field(default_factory=dict)
     # Services were restarted after this trial's failed check, so the next starts clean.
     reset: bool = False
+    # Seconds from injection until a publish begun after it was acknowledged.
+    publish_s: float | None = None
+
+
+class System(Protocol):
+    """What the runner needs of the system under chaos: its processes by name, and a way
+    to start one afresh."""
+
+    @property
+    def procs(self) -> Mapping[str, object]: ...
+
+    async def restart(self, name: str) -> None: ...
+
+
+Injector = Callable[[Fault, Any, LagProbe, Told, random.Random, PublishTiming], Awaitable[Proof]]
 
 
 async def lag_zero(probe: LagProbe, since: float, timeout_s: float) -> float | None:
@@ -65,7 +87,7 @@ async def settle(checker: Checker, probe: LagProbe) -> Findings:
 
 @dataclass
 class Runner:
-    cluster: Cluster
+    cluster: System
     probe: LagProbe
     load: Load
     checker: Checker
@@ -75,18 +97,21 @@ class Runner:
     last: Findings = field(default_factory=Findings)
     stalled: set[int] = field(default_factory=set)
     unproven: set[int] = field(default_factory=set)
+    injector: Injector = inject
 
     async def run(self, faults: list[Fault]) -> None:
         rng = random.Random(self.seed)
         for n, fault in enumerate(faults, 1):
+            self.load.publishes.acks.clear()
             self.load.start()
             at = rng.uniform(0.5, 3.0)
             await asyncio.sleep(at)
             injected = time.monotonic()
-            proof = await inject(
+            proof = await self.injector(
                 fault, self.cluster, self.probe, self.load.told, rng, self.load.publishes
             )
             recovery = await lag_zero(self.probe, injected, RECOVERY_TIMEOUT_S)
+            publish_s = self.load.publishes.works_again(injected)
             proof.window_closed(self.load.told)
             await asyncio.sleep(1.0)
             await self.load.stop()
@@ -107,7 +132,7 @@ class Runner:
             new["unproven"] = 1 if proof.missing() else 0
             if proof.missing():
                 self.unproven.add(n)
-            trial = Trial(n, fault, at, recovery, acked, proof, new)
+            trial = Trial(n, fault, at, recovery, acked, proof, new, publish_s=publish_s)
             self.trials.append(trial)
             if any(new.values()):
                 # A service left in a broken state would fail every later trial too.
@@ -123,7 +148,7 @@ class Runner:
 
 
 HEADER = (
-    f"{'#':>3} {'fault':<17} {'at s':>5} {'recov s':>8} {'acked':>6} "
+    f"{'#':>3} {'fault':<17} {'at s':>5} {'pub s':>6} {'recov s':>8} {'acked':>6} "
     f"{'lost':>5} {'dup':>4} {'counts':>6} {'seq':>4} {'unexp':>5} {'expired':>7} {'stalled':>7}"
     f"  proof"
 )
@@ -137,13 +162,28 @@ def proof_text(proof: Proof) -> str:
 
 def row(t: Trial) -> str:
     rec = f"{t.recovery_s:.1f}" if t.recovery_s is not None else "never"
+    pub = f"{t.publish_s:.1f}" if t.publish_s is not None else "never"
     n = t.new
     return (
-        f"{t.n:>3} {t.fault.value:<17} {t.at_s:>5.1f} {rec:>8} {t.acked:>6} "
+        f"{t.n:>3} {t.fault.value:<17} {t.at_s:>5.1f} {pub:>6} {rec:>8} {t.acked:>6} "
         f"{n['lost']:>5} {n['duplicated']:>4} {n['wrong_counts']:>6} {n['seq_errors']:>4} "
         f"{n['unexpected']:>5} {n['expired']:>7} {n['stalled']:>7}  {proof_text(t.proof)}"
         + ("  (services restarted)" if t.reset else "")
     )
+
+
+def worst(values: list[float | None]) -> str:
+    done = [v for v in values if v is not None]
+    return "never" if len(done) < len(values) else f"{max(done):.1f}"
+
+
+def kind_summary(trials: list[Trial]) -> str:
+    """Mean and worst recovery, worst time until publishing worked, of one fault kind."""
+    done = [t.recovery_s for t in trials if t.recovery_s is not None]
+    mean = f"{sum(done) / len(done):.1f}" if done else "-"
+    recovery = worst([t.recovery_s for t in trials])
+    publish = worst([t.publish_s for t in trials])
+    return f"{mean:>16} {recovery:>6} {publish:>14}"
 
 
 def follow_states(told: Told) -> str:
@@ -155,15 +195,14 @@ def follow_states(told: Told) -> str:
 def report(runner: Runner) -> str:
     told = runner.load.told
     lines = ["", "chaos trials", HEADER, *(row(t) for t in runner.trials), ""]
-    by_kind: dict[Fault, list[float | None]] = defaultdict(list)
+    by_kind: dict[Fault, list[Trial]] = defaultdict(list)
     for t in runner.trials:
-        by_kind[t.fault].append(t.recovery_s)
-    lines.append(f"{'fault':<17} {'trials':>6} {'recovery mean s':>16} {'max s':>6}")
-    for fault, times in sorted(by_kind.items(), key=lambda kv: kv[0].value):
-        done = [s for s in times if s is not None]
-        mean = f"{sum(done) / len(done):.1f}" if done else "-"
-        worst = "never" if len(done) < len(times) else f"{max(done):.1f}"
-        lines.append(f"{fault.value:<17} {len(times):>6} {mean:>16} {worst:>6}")
+        by_kind[t.fault].append(t)
+    lines.append(
+        f"{'fault':<17} {'trials':>6} {'recovery mean s':>16} {'max s':>6} {'publish max s':>14}"
+    )
+    for fault, trials in sorted(by_kind.items(), key=lambda kv: kv[0].value):
+        lines.append(f"{fault.value:<17} {len(trials):>6} {kind_summary(trials)}")
     totals = runner.totals()
     lines += [
         "",
