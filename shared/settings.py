@@ -20,6 +20,9 @@ DEV_JWT_SECRET = "dev-only-insecure-secret-change-me-0000"  # noqa: S105 - the p
 # A browser origin: scheme, host and optional port; no path, not even a trailing slash
 # (browsers send none, so such an entry would silently never match).
 _ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
+# One Kafka bootstrap server: a host name, IPv4 or [IPv6] address, and a port (Kafka's
+# 9092 when left out). No scheme: `kafka://…` is faust's spelling, not the clients'.
+_BROKER = re.compile(r"^([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?$")
 # A VAPID contact (RFC 8292 `sub`): a mailto: address or an https: URL.
 _CONTACT = r"^(mailto:[^@\s]+@[^@\s]+|https://\S+)$"
 
@@ -39,9 +42,19 @@ class HeraldSettings(BaseSettings):
     # Prefix for topic names and consumer groups: lets several test runs or tenants share
     # one broker without seeing each other's messages. Empty in a normal deployment.
     namespace: str = Field(default="", pattern=r"^[a-z0-9_.-]{0,40}$")
+    # One broker or several, comma-separated (`host:port,host:port,…`): any one that
+    # answers tells the client where the others are.
     kafka_bootstrap: str = "127.0.0.1:19092"
     kafka_replication_factor: int = Field(default=1, ge=1, le=5)
+    # `min.insync.replicas` of the topics Herald creates: with `acks=all`, a send is
+    # acknowledged only once this many replicas have it. Unset: the broker's default.
+    kafka_min_insync_replicas: int | None = Field(default=None, ge=1, le=5)
+    # The primary (through a router such as HAProxy in cluster mode): every write and
+    # every read of an account's own state.
     database_url: str = "postgresql://herald@127.0.0.1:15432/herald"
+    # Optional replica (read by the feed only): anonymous reads of public data go there,
+    # never a read that carries the caller's own state. Empty: everything on the primary.
+    database_read_url: str | None = None
     db_pool_min: int = Field(default=2, ge=1, le=100)
     db_pool_max: int = Field(default=10, ge=1, le=200)
     jwt_secret: str = DEV_JWT_SECRET
@@ -72,11 +85,41 @@ class HeraldSettings(BaseSettings):
     # still unwrap (rotation). Empty: the development placeholder, refused in production.
     content_master_key: str = Field(default="", repr=False)
 
-    @field_validator("jwt_audience", "jwt_issuer", "jwt_jwks_url")
+    @field_validator("jwt_audience", "jwt_issuer", "jwt_jwks_url", "database_read_url")
     @classmethod
     def _empty_is_unset(cls, value: str | None) -> str | None:
         # `HERALD_JWT_ISSUER=` (as in .env.example) means "not configured", not "".
         return value or None
+
+    @field_validator("kafka_min_insync_replicas", mode="before")
+    @classmethod
+    def _empty_count_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("kafka_bootstrap")
+    @classmethod
+    def _check_bootstrap(cls, value: str) -> str:
+        servers = _split(value)
+        if not servers:
+            raise ValueError("HERALD_KAFKA_BOOTSTRAP names no broker")
+        for server in servers:
+            if not _BROKER.fullmatch(server):
+                raise ValueError(
+                    f"HERALD_KAFKA_BOOTSTRAP: {server!r} is not host[:port] "
+                    "(several brokers: comma-separated)"
+                )
+        # Normalised: what every Kafka client of Herald is given.
+        return ",".join(servers)
+
+    @model_validator(mode="after")
+    def _check_min_insync(self) -> Self:
+        wanted = self.kafka_min_insync_replicas
+        if wanted is not None and wanted > self.kafka_replication_factor:
+            # The broker would accept such a topic and then refuse every `acks=all` send.
+            raise ValueError(
+                "HERALD_KAFKA_MIN_INSYNC_REPLICAS must not exceed HERALD_KAFKA_REPLICATION_FACTOR"
+            )
+        return self
 
     @model_validator(mode="after")
     def _check_jwks(self) -> Self:
@@ -129,6 +172,11 @@ class HeraldSettings(BaseSettings):
         if self.environment is Environment.PRODUCTION and not self.content_master_key:
             raise ValueError("HERALD_CONTENT_MASTER_KEY is required in production")
         return MasterKeys.from_setting(value, production=self.environment is Environment.PRODUCTION)
+
+    @property
+    def kafka_servers(self) -> list[str]:
+        """The bootstrap brokers, one `host:port` each."""
+        return _split(self.kafka_bootstrap)
 
     def topic(self, base_name: str) -> str:
         """The concrete topic name for a declared topic in this namespace."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
@@ -87,6 +88,15 @@ PUSH = TopicSpec(
 ALL_TOPICS: tuple[TopicSpec, ...] = (POSTS, INTERACTIONS, LIVE, DLQ, PUSH)
 
 
+def topic_configs(settings: HeraldSettings, spec: TopicSpec) -> dict[str, str]:
+    """What a topic is created with: its declared configs, and the deployment's
+    `min.insync.replicas` when set (else the broker's default applies)."""
+    configs = spec.configs()
+    if settings.kafka_min_insync_replicas is not None:
+        configs["min.insync.replicas"] = str(settings.kafka_min_insync_replicas)
+    return configs
+
+
 def new_topics(
     settings: HeraldSettings, specs: tuple[TopicSpec, ...] = ALL_TOPICS
 ) -> list[NewTopic]:
@@ -95,10 +105,27 @@ def new_topics(
             name=settings.topic(spec.name),
             num_partitions=spec.partitions,
             replication_factor=settings.kafka_replication_factor,
-            topic_configs=spec.configs(),
+            topic_configs=topic_configs(settings, spec),
         )
         for spec in specs
     ]
+
+
+def replication_mismatches(
+    described: list[dict[str, Any]], replication_factor: int
+) -> dict[str, int]:
+    """`{topic: replicas}` of the described topics whose partitions do not all have
+    `replication_factor` replicas (the smallest count found). Topics the broker could not
+    describe are left out."""
+    mismatched: dict[str, int] = {}
+    for entry in described:
+        partitions = entry.get("partitions") or []
+        if entry.get("error_code") or not partitions:
+            continue
+        counts = {len(p.get("replicas") or ()) for p in partitions}
+        if counts != {replication_factor}:
+            mismatched[entry["topic"]] = min(counts)
+    return mismatched
 
 
 async def ensure_topics(
@@ -107,7 +134,10 @@ async def ensure_topics(
     """Create the declared topics that are missing; return the names created.
 
     Existing topics are left as they are: the retention service checks and corrects
-    their configs.
+    their configs. One whose replication factor differs from
+    `HERALD_KAFKA_REPLICATION_FACTOR` (created before a move to a cluster, say) is
+    logged as a warning and used anyway: changing it is a partition reassignment, an
+    operator's decision, and a process refusing to start would not make it.
     """
     admin = AIOKafkaAdminClient(
         bootstrap_servers=settings.kafka_bootstrap, request_timeout_ms=15000
@@ -115,7 +145,17 @@ async def ensure_topics(
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        missing = [t for t in new_topics(settings, specs) if t.name not in existing]
+        declared = new_topics(settings, specs)
+        missing = [t for t in declared if t.name not in existing]
+        present = [t.name for t in declared if t.name in existing]
+        if present:
+            described = await admin.describe_topics(present)
+            wanted = settings.kafka_replication_factor
+            for name, replicas in replication_mismatches(described, wanted).items():
+                log.warning(
+                    "topic has another replication factor than configured",
+                    extra={"topic": name, "replicas": replicas, "configured": wanted},
+                )
         created: list[str] = []
         for topic in missing:
             try:
