@@ -225,10 +225,11 @@ class DataPlane:
         return node, postmaster, agent
 
     def start_pg_node(self, node: str) -> None:
-        """Start `node`'s agent again; returns once it streams from the leader as a replica
-        (rewound or copied afresh when its history diverged) and HAProxy routes to it."""
+        """Start `node`'s agent again; returns once it streams from the leader as its
+        synchronous standby (rewound, or copied afresh when its history diverged)."""
         patroni.start_agent(self.layout, node)
-        self._wait_streaming(node, sync=False, timeout_s=REJOIN_TIMEOUT_S)
+        # Synchronous again, not just streaming: only then may the next failover pick it.
+        self._wait_streaming(node, sync=True, timeout_s=REJOIN_TIMEOUT_S)
 
     def wait_pg_leader(self, timeout_s: float, not_node: str | None = None) -> str:
         """Wait until a node other than `not_node` leads and its Postgres runs read-write;
@@ -269,7 +270,13 @@ class DataPlane:
                     last = patroni.psql(self.layout, self.layout.pg_port(leader), query)
                 except Exception as exc:  # the leader may be restarting; try again
                     last = str(exc)
-                replica_ok = patroni.rest_get(self.layout, node, "/replica")[0] == 200
+                member = patroni.cluster_members(self.layout).get(node, {})
+                roles = ("sync_standby",) if sync else ("replica", "sync_standby")
+                replica_ok = (
+                    patroni.rest_get(self.layout, node, "/replica")[0] == 200
+                    and member.get("state") == "running"
+                    and member.get("role") in roles
+                )
                 if replica_ok and last and (last == "sync" or not sync):
                     return
             time.sleep(0.5)
