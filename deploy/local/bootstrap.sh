@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs whatever the local stack needs and is missing, then is quiet on later runs:
-#   system packages (Java, Maven, PostgreSQL server + hll, Prometheus/promtool) with apt,
+#   system packages (Java, Maven, PostgreSQL server + hll, Prometheus/promtool, and for
+#   cluster mode Patroni, etcd and HAProxy) with apt,
 #   the Python virtualenv with Herald and its pinned dependencies,
 #   the Kafka broker jars from Maven Central.
 # Safe to run again: each step is skipped when its inputs have not changed.
@@ -44,6 +45,15 @@ if [ -n "$pg_major" ] && [ ! -f "/usr/share/postgresql/$pg_major/extension/hll.c
   apt_install "postgresql-$pg_major-hll"
 fi
 command -v promtool >/dev/null || apt_install prometheus
+# Cluster mode (deploy/cluster/): Patroni with etcd as its store, HAProxy in front.
+# Patroni reaches etcd through python3-etcd (one of the alternatives Debian's patroni
+# depends on; named here so apt never picks another). It runs on the system python3.
+cluster=()
+command -v patroni >/dev/null || cluster+=(patroni)
+/usr/bin/python3 -c 'import etcd' 2>/dev/null || cluster+=(python3-etcd)
+command -v etcd >/dev/null || cluster+=(etcd-server)
+command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ] || cluster+=(haproxy)
+[ ${#cluster[@]} -eq 0 ] || apt_install "${cluster[@]}"
 # The browser tests (tests/browser/) drive Debian's Chromium; on Ubuntu `chromium` is a
 # snap that Playwright cannot launch: see the README.
 if ! command -v chromium >/dev/null; then
