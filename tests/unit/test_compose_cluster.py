@@ -272,6 +272,13 @@ def check_haproxy(document: dict[str, Any], cfg: str, patroni: dict[str, Any]) -
             problems.append(f"{service}'s front ({port}) is not published")
         if any("stick" in line or "cookie" in line for line in lines):
             problems.append(f"{service}'s front is sticky")
+        # Anonymous callers are limited per client address: HAProxy must pass it on, and
+        # the service must trust it, or all of them share HAProxy's one bucket.
+        if "option forwardfor" not in lines:
+            problems.append(f"{service}'s front hides the client's address")
+        for name in replicas(service):
+            if "FORWARDED_ALLOW_IPS" not in env(document, name):
+                problems.append(f"{name} does not trust HAProxy's X-Forwarded-For")
     for variable, service in (
         ("HERALD_WEB_PUBLISHER_URL", "publisher"),
         ("HERALD_WEB_FEED_URL", "feed"),
@@ -460,6 +467,8 @@ def test_haproxy_check_catches(document: dict[str, Any], patroni: dict[str, Any]
     assert any(
         "5000" in p for p in check_haproxy(document, cfg.replace("*:5000", "*:5999"), patroni)
     )
+    hidden = cfg.replace("option forwardfor\n    bind *:8082", "bind *:8082")
+    assert any("hides the client" in p for p in check_haproxy(document, hidden, patroni))
     swapped = cfg.replace("uri /primary", "uri /replica")
     assert any("/primary" in p for p in check_haproxy(document, swapped, patroni))
     assert any(
