@@ -1,4 +1,6 @@
-"""Every "at most N" limit holds under concurrent requests, not only one at a time.
+"""Every "at most N" limit holds under concurrent requests, not only one at a time:
+follows per account, pins per channel, admins per channel, push subscriptions per account
+(alerts per window and invite uses have their own race tests).
 
 A check that counts and then inserts lets parallel requests all see the count below the
 limit and all insert. Each limit here is raced over HTTP against the real services; the
@@ -14,9 +16,11 @@ import uuid
 import asyncpg
 import httpx
 
+from services.feed.api.routes.push import MAX_SUBSCRIPTIONS_PER_ACCOUNT
 from services.publisher.store.channels import MAX_ADMINS
 from services.publisher.store.pins import MAX_PINS
 from tests.integration.feed.builder import wait_post_visible
+from tests.integration.feed.test_push_subscriptions import subscription
 from tests.security.seed import FOLLOW_LIMIT, seed_channels, seed_follows
 from tests.security.world import World, create_channel, expect, new_account, publish
 from tests.support.tokens import auth
@@ -97,3 +101,22 @@ async def test_concurrent_admin_adds_stop_exactly_at_the_admin_limit(
         uuid.UUID(channel_id),
     )
     assert admins == MAX_ADMINS
+
+
+async def test_concurrent_push_subscriptions_stop_exactly_at_the_per_account_limit(
+    fd: httpx.AsyncClient,
+) -> None:
+    account = new_account("push")
+    extra = 4
+
+    answers = await asyncio.gather(
+        *(
+            fd.put("/v1/me/push-subscriptions", json=subscription(), headers=auth(account))
+            for _ in range(MAX_SUBSCRIPTIONS_PER_ACCOUNT + extra)
+        )
+    )
+
+    statuses = sorted(answer.status_code for answer in answers)
+    assert statuses == [201] * MAX_SUBSCRIPTIONS_PER_ACCOUNT + [409] * extra, statuses
+    listed = expect(await fd.get("/v1/me/push-subscriptions", headers=auth(account)), 200)
+    assert len(listed) == MAX_SUBSCRIPTIONS_PER_ACCOUNT
