@@ -3,7 +3,8 @@
 `Dependencies` opens what a service needs (Postgres pool, migrated schema, declared
 topics, the holder of the idempotent producer), each with a bounded wait, and registers
 the readiness checks for them. `serve_http` runs an ASGI app on uvicorn with uvloop and
-httptools.
+httptools, on the bounded protocol of `shared.http.protocol` (request heads capped in
+size and time), and its operations endpoints on their own port in the same loop.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import os
 import socket
 import sys
 from dataclasses import dataclass
-from typing import Literal
 
 import asyncpg
 import uvicorn
@@ -23,7 +23,8 @@ from fastapi import FastAPI
 
 from shared.db.migrate import migrate
 from shared.db.pool import create_pool, observe_pool, postgres_reachable
-from shared.http.ops import Readiness
+from shared.http.ops import EmbeddedServer, Readiness, ops_server
+from shared.http.protocol import BoundedHttpProtocol, HttpLimits
 from shared.kafka import kafka_reachable, make_producer
 from shared.metrics import multiprocess
 from shared.metrics.common import BUILD_INFO
@@ -117,26 +118,40 @@ class Dependencies:
 LISTEN_BACKLOG = 16_384
 
 
+@dataclass(frozen=True)
+class OpsListener:
+    """Where a service's operations endpoints (`shared.http.ops.create_ops_app`) listen."""
+
+    app: FastAPI
+    host: str
+    port: int
+
+
 def serve_http(
     app: FastAPI,
     host: str,
     port: int,
     *,
-    http: type[asyncio.Protocol] | Literal["httptools"] = "httptools",
+    ops: OpsListener | None = None,
+    http: type[BoundedHttpProtocol] = BoundedHttpProtocol,
     reuse_port: bool = False,
 ) -> None:
     """Run an HTTP service until SIGINT/SIGTERM (uvicorn handles both gracefully).
-    `http` is the connection protocol: uvicorn's httptools one or a subclass of it.
+    `ops`: the operations endpoints, served on their own port from before the app's
+    start-up until after its shutdown; a port that cannot be bound ends the process
+    (status 1). `http` is the connection protocol: `BoundedHttpProtocol` or a subclass,
+    bound to `HERALD_HTTP_MAX_HEADER_BYTES` / `HERALD_HTTP_HEADER_TIMEOUT_S` here.
     `reuse_port`: bind the listening socket with SO_REUSEPORT, so several processes each
     bind their own socket on the same port and the kernel spreads new connections over
     them (the feed's workers, see `services.feed.workers`). Exits with status 3 when
     the app does not start, as `uvicorn.run` does."""
+    limits = HttpLimits()
     config = uvicorn.Config(
         app,
         host=host,
         port=port,
         loop="uvloop",
-        http=http,
+        http=http.with_limits(limits),
         backlog=LISTEN_BACKLOG,
         log_config=None,
         access_log=False,
@@ -144,7 +159,8 @@ def serve_http(
         # Bound connections per process; SSE clients hold one each.
         limit_concurrency=20_000,
     )
-    server = _Server(config)
+    ops_embedded = ops_server(ops.app, ops.host, ops.port) if ops is not None else None
+    server = _Server(config, ops_embedded)
     server.run(sockets=[reuse_port_socket(host, port)] if reuse_port else None)
     if not server.started:
         sys.exit(STARTUP_FAILURE)
@@ -157,8 +173,26 @@ LISTENING = "listening on a shared port"
 
 
 class _Server(uvicorn.Server):
-    """uvicorn's server, saying when a process with its own socket (one of several on a
-    port) starts accepting: uvicorn logs nothing then."""
+    """uvicorn's server, running the operations server beside it, and saying when a
+    process with its own socket (one of several on a port) starts accepting: uvicorn logs
+    nothing then."""
+
+    def __init__(self, config: uvicorn.Config, ops: EmbeddedServer | None) -> None:
+        super().__init__(config)
+        self.ops = ops
+
+    async def serve(self, sockets: list[socket.socket] | None = None) -> None:
+        if self.ops is None:
+            await super().serve(sockets=sockets)
+            return
+        # Up before the app's start-up, so a scrape during a long dependency wait sees
+        # the process (and /readyz on it says "starting").
+        ops_task = asyncio.create_task(self.ops.serve(), name="ops-server")
+        try:
+            await super().serve(sockets=sockets)
+        finally:
+            self.ops.should_exit = True
+            await ops_task
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets=sockets)

@@ -1,8 +1,10 @@
 """`python -m services.feed`: run the client HTTP API.
 
-With `HERALD_FEED_WORKERS` = 1 this process serves the port itself. With more, it is the
-supervisor (`services.feed.workers`) of that many worker processes, each started as
-`python -m services.feed --worker` and bound to the same port with SO_REUSEPORT.
+With `HERALD_FEED_WORKERS` = 1 this process serves the port itself, and its operations
+endpoints (`/healthz`, `/readyz`, `/metrics`) on `HERALD_FEED_OPS_PORT`. With more, it is
+the supervisor (`services.feed.workers`) of that many worker processes, each started as
+`python -m services.feed --worker` and bound to the same port with SO_REUSEPORT; worker 0
+(also given `--ops`) serves the operations port, with every worker's metrics.
 """
 
 import sys
@@ -10,21 +12,30 @@ import sys
 from services.feed.app import SERVICE, create_app
 from services.feed.config import FeedSettings
 from services.feed.live.transport import StreamingHttpProtocol
-from services.feed.workers import WORKER_FLAG, Supervisor
+from services.feed.workers import OPS_FLAG, WORKER_FLAG, Supervisor
+from shared.http.ops import create_ops_app
 from shared.logs import configure_logging
-from shared.runtime import serve_http
+from shared.runtime import OpsListener, serve_http
 
 
 def main() -> None:
     settings = FeedSettings()
     configure_logging(settings, SERVICE)
-    worker = WORKER_FLAG in sys.argv[1:]
+    args = sys.argv[1:]
+    worker = WORKER_FLAG in args
     if settings.workers > 1 and not worker:
         sys.exit(Supervisor(settings.workers).run())
+    app = create_app(settings)
+    ops = None
+    if not worker or OPS_FLAG in args:
+        ops = OpsListener(
+            create_ops_app(SERVICE, app.state.readiness), settings.ops_host, settings.ops_port
+        )
     serve_http(
-        create_app(settings),
+        app,
         settings.host,
         settings.port,
+        ops=ops,
         http=StreamingHttpProtocol,
         reuse_port=worker,
     )

@@ -20,6 +20,10 @@ DEV_REPORT_KEY = "dev-only-report-key-change-me-00000000000"
 class FeedSettings(HttpServiceSettings):
     host: str = Field(default="127.0.0.1", validation_alias="HERALD_FEED_HOST")
     port: int = Field(default=8082, validation_alias="HERALD_FEED_PORT")
+    # /healthz, /readyz and /metrics for Prometheus; the public port has no /metrics (live
+    # delivery counters would tell anyone whether a channel's followers are online).
+    ops_host: str = Field(default="127.0.0.1", validation_alias="HERALD_FEED_OPS_HOST")
+    ops_port: int = Field(default=8092, validation_alias="HERALD_FEED_OPS_PORT")
     # A person follows a few hundred channels at most; the cap keeps /updates bounded.
     max_follows_per_account: int = Field(
         default=2000, ge=1, validation_alias="HERALD_FEED_MAX_FOLLOWS"

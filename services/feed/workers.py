@@ -14,13 +14,17 @@ Caps such as `HERALD_FEED_SSE_MAX_CONNECTIONS` stay per worker: one machine take
 workers times the cap in streams.
 
 Metrics: Prometheus multiprocess mode (`shared.metrics.multiprocess`), not one scrape
-target per worker. A scrape of the port reaches one worker at random, and the workers
-must stay interchangeable behind one address (the same `feed:8082` target and
-dashboards whatever the worker count, no extra ports to publish or keep in step with
-Prometheus's configuration). So the supervisor empties a metrics directory at start
-(`PROMETHEUS_MULTIPROC_DIR`, or a fresh temporary one), hands it to every worker, and
-marks each exited worker dead (its live gauges leave the sums; its counters stay).
-Open streams are exported per worker (`pid` label); dashboards sum them.
+target per worker: the same `feed` target and dashboards whatever the worker count, no
+extra ports to publish or keep in step with Prometheus's configuration. The supervisor
+empties a metrics directory at start (`PROMETHEUS_MULTIPROC_DIR`, or a fresh temporary
+one), hands it to every worker, and marks each exited worker dead (its live gauges leave
+the sums; its counters stay). Open streams are exported per worker (`pid` label);
+dashboards sum them. The operations port (`HERALD_FEED_OPS_PORT`: `/metrics` with every
+worker's samples merged, `/healthz`, `/readyz`) is bound by worker 0 alone (started with
+`OPS_FLAG`), not by the supervisor: the supervisor stays a small synchronous loop with no
+event loop, connections or readiness checks of its own, while a worker already has all
+three. The cost: while worker 0 restarts, a scrape of the port fails (Prometheus shows
+the gap as `up` 0) though the other workers keep serving clients.
 
 Lifecycle: a worker that exits is started again after a backoff (doubling from
 `RESTART_MIN_S` to `RESTART_MAX_S`; back to the minimum once a worker has run
@@ -53,6 +57,8 @@ from shared.metrics import multiprocess
 log = logging.getLogger(__name__)
 
 WORKER_FLAG = "--worker"
+# Given to worker 0 only: it serves the operations port (see the module doc).
+OPS_FLAG = "--ops"
 RESTART_MIN_S = 0.5
 RESTART_MAX_S = 30.0
 # A worker that ran this long was healthy: its next failure starts the backoff afresh.
@@ -138,7 +144,8 @@ class Supervisor:
         env = {**os.environ, multiprocess.ENV: str(self.metrics_dir)}
         parent = os.getpid()
         worker.proc = subprocess.Popen(  # noqa: S603 - this interpreter, fixed arguments
-            [sys.executable, "-m", "services.feed", WORKER_FLAG],
+            [sys.executable, "-m", "services.feed", WORKER_FLAG]
+            + ([OPS_FLAG] if worker.index == 0 else []),
             env=env,
             preexec_fn=lambda: _die_with_parent(parent),
         )

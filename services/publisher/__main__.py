@@ -1,15 +1,21 @@
-"""`python -m services.publisher`: run the admin HTTP API."""
+"""`python -m services.publisher`: run the admin HTTP API, and its operations endpoints
+(`/healthz`, `/readyz`, `/metrics`) on `HERALD_PUBLISHER_OPS_PORT`."""
 
 from services.publisher.app import SERVICE, create_app
 from services.publisher.config import PublisherSettings
+from shared.http.ops import create_ops_app
 from shared.logs import configure_logging
-from shared.runtime import serve_http
+from shared.runtime import OpsListener, serve_http
 
 
 def main() -> None:
     settings = PublisherSettings()
     configure_logging(settings, SERVICE)
-    serve_http(create_app(settings), settings.host, settings.port)
+    app = create_app(settings)
+    ops = OpsListener(
+        create_ops_app(SERVICE, app.state.readiness), settings.ops_host, settings.ops_port
+    )
+    serve_http(app, settings.host, settings.port, ops=ops)
 
 
 if __name__ == "__main__":

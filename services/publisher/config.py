@@ -12,6 +12,9 @@ from shared.settings import Environment, HttpServiceSettings
 class PublisherSettings(HttpServiceSettings):
     host: str = Field(default="127.0.0.1", validation_alias="HERALD_PUBLISHER_HOST")
     port: int = Field(default=8081, validation_alias="HERALD_PUBLISHER_PORT")
+    # /healthz, /readyz and /metrics for Prometheus; the public port has no /metrics.
+    ops_host: str = Field(default="127.0.0.1", validation_alias="HERALD_PUBLISHER_OPS_HOST")
+    ops_port: int = Field(default=8091, validation_alias="HERALD_PUBLISHER_OPS_PORT")
     # Alerts wake phones that muted the channel (Urgency: high, never replaced), so even a
     # channel an operator trusts with them gets a few per hour, not a stream.
     alerts_per_hour: int = Field(

@@ -1,15 +1,21 @@
-"""`python -m services.web`: serve the web app (default port 8080)."""
+"""`python -m services.web`: serve the web app (default port 8080), and its operations
+endpoints (`/healthz`, `/readyz`, `/metrics`) on `HERALD_WEB_OPS_PORT` (8090)."""
 
 from services.web.app import SERVICE, create_app
 from services.web.config import WebSettings
+from shared.http.ops import create_ops_app
 from shared.logs import configure_logging
-from shared.runtime import serve_http
+from shared.runtime import OpsListener, serve_http
 
 
 def main() -> None:
     settings = WebSettings()
     configure_logging(settings, SERVICE)
-    serve_http(create_app(settings), settings.host, settings.port)
+    app = create_app(settings)
+    ops = OpsListener(
+        create_ops_app(SERVICE, app.state.readiness), settings.ops_host, settings.ops_port
+    )
+    serve_http(app, settings.host, settings.port, ops=ops)
 
 
 if __name__ == "__main__":

@@ -67,7 +67,9 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
         dependencies=[Depends(require_csrf), Depends(load_session)],
     )
     app.state.settings = settings
+    app.state.readiness = readiness
     install_error_pages(app)
+    # /healthz and /readyz only: /metrics is on the operations port (see __main__).
     app.include_router(ops_router(readiness))
     app.mount("/static", CachedStaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(auth_routes.router)

@@ -24,6 +24,9 @@ class AuthMode(StrEnum):
 class WebSettings(HeraldSettings):
     host: str = Field(default="127.0.0.1", validation_alias="HERALD_WEB_HOST")
     port: int = Field(default=8080, validation_alias="HERALD_WEB_PORT")
+    # /healthz, /readyz and /metrics for Prometheus; the public port has no /metrics.
+    ops_host: str = Field(default="127.0.0.1", validation_alias="HERALD_WEB_OPS_HOST")
+    ops_port: int = Field(default=8090, validation_alias="HERALD_WEB_OPS_PORT")
     auth: AuthMode = Field(default=AuthMode.DEV, validation_alias="HERALD_WEB_AUTH")
     publisher_url: str = Field(
         default="http://127.0.0.1:8081", validation_alias="HERALD_WEB_PUBLISHER_URL"

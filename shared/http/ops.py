@@ -2,9 +2,13 @@
 
 `/healthz` says the process is alive. `/readyz` runs the service's readiness checks
 (Kafka and Postgres reachable) concurrently, each bounded, and answers 503 naming the
-failing ones. Services without an HTTP API serve these from `create_ops_app` on their
-own port inside their event loop. `/metrics` of a service run as several worker
-processes merges them all (`shared.metrics.multiprocess`).
+failing ones. Every service serves all three from `create_ops_app` on its own operations
+port, inside its event loop (`ops_server`; the HTTP services through
+`shared.runtime.serve_http`). `/metrics` is served there only: it is for Prometheus, not
+for anyone who can reach a public port (counters of live deliveries would tell whether a
+channel's followers are online). A public API serves `ops_router` without it, so a load
+balancer still checks `/healthz` and `/readyz` there. `/metrics` of a service run as
+several worker processes merges them all (`shared.metrics.multiprocess`).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from shared.http.problems import problem_response
+from shared.http.protocol import BoundedHttpProtocol, HttpLimits
 from shared.metrics import multiprocess
 
 ReadinessCheck = Callable[[], Awaitable[bool]]
@@ -40,7 +45,8 @@ class Readiness:
         return {name: result is True for name, result in zip(names, results, strict=True)}
 
 
-def ops_router(readiness: Readiness) -> APIRouter:
+def ops_router(readiness: Readiness, *, metrics: bool = False) -> APIRouter:
+    """`/healthz` and `/readyz`; `/metrics` too when `metrics` (operations ports only)."""
     router = APIRouter(tags=["operations"])
 
     @router.get("/healthz", summary="The process is alive")
@@ -58,8 +64,11 @@ def ops_router(readiness: Readiness) -> APIRouter:
         detail = f"not ready: {failing} unreachable" if failing else "not ready: starting"
         return problem_response(503, detail, type_="not-ready", extra={"checks": checks})
 
+    if not metrics:
+        return router
+
     @router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
-    async def metrics() -> Response:
+    async def prometheus_metrics() -> Response:
         for hook in readiness.scrape_hooks:
             hook()
         # Several workers behind one port: every worker's samples, merged.
@@ -70,7 +79,7 @@ def ops_router(readiness: Readiness) -> APIRouter:
 
 def create_ops_app(service: str, readiness: Readiness) -> FastAPI:
     app = FastAPI(title=f"herald-{service} operations", openapi_url=None)
-    app.include_router(ops_router(readiness))
+    app.include_router(ops_router(readiness, metrics=True))
     return app
 
 
@@ -84,8 +93,15 @@ class EmbeddedServer(uvicorn.Server):
 
 
 def ops_server(app: FastAPI, host: str, port: int) -> EmbeddedServer:
-    """A uvicorn server to run inside an existing event loop (`await server.serve()`)."""
+    """A uvicorn server to run inside an existing event loop (`await server.serve()`), on
+    the same bounded protocol as the public APIs (`shared.http.protocol`)."""
     config = uvicorn.Config(
-        app, host=host, port=port, log_config=None, access_log=False, lifespan="off"
+        app,
+        host=host,
+        port=port,
+        http=BoundedHttpProtocol.with_limits(HttpLimits()),
+        log_config=None,
+        access_log=False,
+        lifespan="off",
     )
     return EmbeddedServer(config)

@@ -185,7 +185,6 @@ ENDPOINTS: tuple[Endpoint, ...] = (
              body=lambda w: {"channel_id": w.other_channel_id, "resolution": "dismissed"}),
     Endpoint("publisher healthz", "publisher", "GET", "/healthz", "/healthz", ANYONE),
     Endpoint("publisher readyz", "publisher", "GET", "/readyz", "/readyz", ANYONE),
-    Endpoint("publisher metrics", "publisher", "GET", "/metrics", "/metrics", ANYONE),
     # ------------------------------------------------------------------ feed
     Endpoint("directory", "feed", "GET", "/v1/directory", "/v1/directory", ANYONE),
     Endpoint("card by id", "feed", "GET", "/v1/channels/{id_or_handle}",
@@ -231,7 +230,6 @@ ENDPOINTS: tuple[Endpoint, ...] = (
                              "reason": "spam"}),
     Endpoint("feed healthz", "feed", "GET", "/healthz", "/healthz", ANYONE),
     Endpoint("feed readyz", "feed", "GET", "/readyz", "/readyz", ANYONE),
-    Endpoint("feed metrics", "feed", "GET", "/metrics", "/metrics", ANYONE),
 )
 # fmt: on
 

@@ -258,7 +258,7 @@ async def test_live_poison_is_skipped_and_sse_keeps_serving(
         world = await build_world(pub, fd, tag="live")
         reader = auth(f"live-reader-{uuid.uuid4().hex[:8]}")
         expect(await fd.put(f"/v1/channels/{world.channel_id}/follow", headers=reader), 200)
-        before = await _live_poison_count(fd)
+        before = await _live_poison_count(feed)
         async with SseReader(fd, reader) as stream:
             key = world.channel_id.encode()
             valid = orjson.dumps({"type": "live.post_visible", "version": 1, "payload": {}})
@@ -272,14 +272,16 @@ async def test_live_poison_is_skipped_and_sse_keeps_serving(
             assert seen.data["body"]["text"] == "after"
 
         async def skipped() -> float | None:
-            now = await _live_poison_count(fd)
+            now = await _live_poison_count(feed)
             return now if now >= before + len(hostile) else None
 
         await eventually(skipped, what="live poison counted")
 
 
-async def _live_poison_count(fd: httpx.AsyncClient) -> float:
-    for line in (await fd.get("/metrics")).text.splitlines():
+async def _live_poison_count(feed: ServiceProcess) -> float:
+    async with httpx.AsyncClient(timeout=20) as http:
+        text = (await http.get(f"{feed.ops_url}/metrics")).text
+    for line in text.splitlines():
         if line.startswith('herald_feed_live_events_total{outcome="poison"}'):
             return float(line.rsplit(" ", 1)[1])
     return 0.0

@@ -283,7 +283,7 @@ async def test_no_canary_leaks_anywhere(
     services = (publisher, feed, fanout, retention, push)
     async with httpx.AsyncClient(timeout=10) as http:
         for process in services:
-            metrics = await http.get(f"{process.base_url}/metrics")
+            metrics = await http.get(f"{process.ops_url}/metrics")
             assert metrics.status_code == 200
             crawl.check(f"metrics:{process.name}", metrics.text)
     await asyncio.sleep(0.5)  # let buffered log lines reach their files

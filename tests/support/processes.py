@@ -25,6 +25,13 @@ PORT_VARS = {
     "push": "HERALD_PUSH_OPS_PORT",
     "web": "HERALD_WEB_PORT",
 }
+# Operations port (/healthz, /readyz, /metrics) of the services with a public HTTP port;
+# the others' one port is their operations port.
+OPS_PORT_VARS = {
+    "publisher": "HERALD_PUBLISHER_OPS_PORT",
+    "feed": "HERALD_FEED_OPS_PORT",
+    "web": "HERALD_WEB_OPS_PORT",
+}
 
 
 def free_port() -> int:
@@ -37,19 +44,36 @@ class ServiceProcess:
     """One service process with its log captured to a file for assertions and debugging."""
 
     def __init__(
-        self, name: str, env: dict[str, str], log_dir: Path, *, port: int | None = None
+        self,
+        name: str,
+        env: dict[str, str],
+        log_dir: Path,
+        *,
+        port: int | None = None,
+        ops_port: int | None = None,
     ) -> None:
         self.name = name
         # A port chosen beforehand when others must know it first (web's origin in the
         # APIs' CORS list).
         self.port = port or free_port()
         self.env = {**env, PORT_VARS[name]: str(self.port)}
+        # Always a free one (never the environment's), so that processes of parallel
+        # sessions never meet on a default port.
+        self.ops_port = self.port
+        if name in OPS_PORT_VARS:
+            self.ops_port = ops_port or free_port()
+            self.env[OPS_PORT_VARS[name]] = str(self.ops_port)
         self.log_path = log_dir / f"{name}-{self.port}.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ops_url(self) -> str:
+        """Where its `/metrics` is (and `/healthz`, `/readyz` again)."""
+        return f"http://127.0.0.1:{self.ops_port}"
 
     def spawn(self) -> None:
         log_file = self.log_path.open("ab")

@@ -1,5 +1,6 @@
-"""The feed's HTTP protocol: uvicorn's httptools protocol that can hand a connection over
-to the SSE hub once a stream's response has started.
+"""The feed's HTTP protocol: the bounded httptools protocol every service runs on
+(`shared.http.protocol`: request heads capped in size and time) that can also hand a
+connection over to the SSE hub once a stream's response has started.
 
 Why: the hub writes each live event's final bytes straight to every stream's transport
 (see `live.hub`), and ASGI has no way to reach the transport; uvicorn (the version
@@ -9,7 +10,10 @@ So `StreamingHttpProtocol` offers its connection to the app as the ASGI extensio
 for a WebSocket upgrade: the connection leaves uvicorn's set of connections and the
 transport gets a new protocol (`StreamProtocol`), which only reports the client gone.
 The ASGI request then ends normally, so an open stream holds no task, coroutine frame,
-scope or parser: only its transport, that small protocol and the hub's record.
+scope or parser: only its transport, that small protocol and the hub's record. The head
+timer stopped when the stream's request head was complete, and a handed-over connection
+never gets another (it carries no further requests): a stream lives as long as its
+client reads it.
 
 It relies on a few points of uvicorn's protocol: `on_message_begin` builds each
 request's scope (`self.scope`); `self.flow` is its flow control (to wait for a client
@@ -25,7 +29,7 @@ import socket
 from collections.abc import Callable, MutableMapping
 from typing import Any
 
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from shared.http.protocol import BoundedHttpProtocol
 
 EXTENSION = "herald.connection"
 
@@ -51,8 +55,8 @@ class StreamProtocol(asyncio.Protocol):
             callback()
 
 
-class StreamingHttpProtocol(HttpToolsProtocol):
-    """`HttpToolsProtocol` whose requests carry `scope["extensions"]["herald.connection"]`
+class StreamingHttpProtocol(BoundedHttpProtocol):
+    """`BoundedHttpProtocol` whose requests carry `scope["extensions"]["herald.connection"]`
     = `{"connection": <this protocol>}`."""
 
     _end_callback: Callable[[], None] | None = None
@@ -82,6 +86,7 @@ class StreamingHttpProtocol(HttpToolsProtocol):
         grows to megabytes for a client that stops reading, outside any bound of ours.
         Returns the transport, or None when the connection is already closing."""
         self._end_callback = None
+        self._cancel_head_timer()
         if self.transport.is_closing():
             return None
         sock = self.transport.get_extra_info("socket")

@@ -209,7 +209,7 @@ async def test_a_client_that_stops_reading_is_cut_off_and_the_others_get_everyth
     async with httpx.AsyncClient(base_url=feed.base_url, timeout=10) as http:
 
         async def open_streams() -> float:
-            return _open_streams((await http.get("/metrics")).text)
+            return _open_streams((await http.get(f"{feed.ops_url}/metrics")).text)
 
         async with SseReader(http, auth(fast_account)) as fast:
             assert await open_streams() == 2

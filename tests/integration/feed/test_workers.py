@@ -1,9 +1,9 @@
 """Feed workers: `HERALD_FEED_WORKERS=2` runs two feed processes on one port under a
 supervisor. Streams land on both, each gets the posts of its channels, a follow made
-through whichever worker answers reaches the account's streams on both, `/metrics` adds
-the workers up, and a killed worker is replaced while the port keeps serving. Also a
-reconnect storm: many streams resuming with Last-Event-ID at once, past the replay cap,
-all get what they missed."""
+through whichever worker answers reaches the account's streams on both, `/metrics` on the
+one ops port adds the workers up, and a killed worker is replaced while the port keeps
+serving. Also a reconnect storm: many streams resuming with Last-Event-ID at once, past
+the replay cap, all get what they missed."""
 
 from __future__ import annotations
 
@@ -41,9 +41,10 @@ def post_of(channel_id: UUID) -> Callable[[SseEvent], bool]:
     return lambda e: is_post(e) and e.data["channel_id"] == str(channel_id)
 
 
-async def streams_by_worker(client: httpx.AsyncClient) -> dict[str, float]:
-    """Open streams per worker pid, as one scrape of the shared port reports them."""
-    response = await client.get("/metrics")
+async def streams_by_worker(client: httpx.AsyncClient, feed: ServiceProcess) -> dict[str, float]:
+    """Open streams per worker pid, as one scrape of the feed's ops port reports them
+    (worker 0 serves it, with every worker's samples)."""
+    response = await client.get(f"{feed.ops_url}/metrics")
     assert response.status_code == 200
     counts: dict[str, float] = {}
     for family in text_string_to_metric_families(response.text):
@@ -80,13 +81,16 @@ async def open_streams(readers: list[SseReader]) -> AsyncIterator[list[SseReader
 
 
 async def open_one(
-    client: httpx.AsyncClient, headers: dict[str, str], stack: contextlib.AsyncExitStack
+    client: httpx.AsyncClient,
+    feed: ServiceProcess,
+    headers: dict[str, str],
+    stack: contextlib.AsyncExitStack,
 ) -> tuple[SseReader, str]:
     """Open a stream and say which worker took it (the pid whose count grew)."""
-    before = await streams_by_worker(client)
+    before = await streams_by_worker(client, feed)
     reader = await stack.enter_async_context(SseReader(client, headers))
     assert reader.status == 200
-    after = await streams_by_worker(client)
+    after = await streams_by_worker(client, feed)
     (grown,) = [pid for pid, count in after.items() if count > before.get(pid, 0)]
     return reader, grown
 
@@ -114,7 +118,7 @@ async def test_two_workers_share_the_port_streams_follows_metrics_and_a_killed_w
         contextlib.AsyncExitStack() as mine_stack,
     ):
         assert all(r.status == 200 for r in readers)
-        counts = await streams_by_worker(client)
+        counts = await streams_by_worker(client, feed)
         assert len(counts) == 2, counts
         assert all(count > 0 for count in counts.values()), f"one worker holds all: {counts}"
         assert sum(counts.values()) == STREAMS
@@ -123,11 +127,11 @@ async def test_two_workers_share_the_port_streams_follows_metrics_and_a_killed_w
         mine: list[SseReader] = []
         where: set[str] = set()
         while where != set(counts) and len(mine) < 30:
-            reader, pid = await open_one(client, auth(me), mine_stack)
+            reader, pid = await open_one(client, feed, auth(me), mine_stack)
             mine.append(reader)
             where.add(pid)
         assert where == set(counts), "the account's streams all landed on one worker"
-        assert sum((await streams_by_worker(client)).values()) == STREAMS + len(mine)
+        assert sum((await streams_by_worker(client, feed)).values()) == STREAMS + len(mine)
 
         # Every stream gets the post, whichever worker holds it.
         post = await publish.publish(news, text_body("to every worker"))
@@ -146,7 +150,7 @@ async def test_two_workers_share_the_port_streams_follows_metrics_and_a_killed_w
 
         async def replaced() -> set[str] | None:
             try:
-                pids = set(await streams_by_worker(client))
+                pids = set(await streams_by_worker(client, feed))
             except httpx.TransportError:
                 return None  # a pooled connection to the killed worker
             return pids if killed not in pids and len(pids) == 2 else None
@@ -165,7 +169,7 @@ async def test_two_workers_share_the_port_streams_follows_metrics_and_a_killed_w
         opened: list[SseReader] = []
         on_successor = 0
         for account in newcomers:
-            reader, pid = await open_one(client, auth(account), stack)
+            reader, pid = await open_one(client, feed, auth(account), stack)
             opened.append(reader)
             on_successor += pid == successor
             if on_successor and len(opened) >= 4:
@@ -174,7 +178,7 @@ async def test_two_workers_share_the_port_streams_follows_metrics_and_a_killed_w
         after = await publish.publish(news, text_body("after the restart"))
         for reader in opened:
             assert (await reader.next(post_of(news), timeout_s=30)).data["post_id"] == str(after)
-        assert sum((await streams_by_worker(client)).values()) == len(opened)
+        assert sum((await streams_by_worker(client, feed)).values()) == len(opened)
 
 
 async def test_a_reconnect_storm_past_the_replay_cap_gets_every_replay(

@@ -43,7 +43,7 @@ async def test_service_is_ready_and_then_not_when_postgres_is_unreachable(
             ready = await client.get("/readyz")
             assert ready.status_code == 200
             assert ready.json()["checks"] == {"postgres": True, "kafka": True}
-            metrics = (await client.get("/metrics")).text
+            metrics = (await client.get(f"{service.ops_url}/metrics")).text
             names = {family.name for family in text_string_to_metric_families(metrics)}
             assert "herald_build_info" in names
 

@@ -25,7 +25,7 @@ Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 
 async def scrape(service: ServiceProcess) -> Samples:
-    async with httpx.AsyncClient(base_url=service.base_url, timeout=10.0) as client:
+    async with httpx.AsyncClient(base_url=service.ops_url, timeout=10.0) as client:
         response = await client.get("/metrics")
     assert response.status_code == 200, response.text
     out: Samples = {}

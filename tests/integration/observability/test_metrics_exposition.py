@@ -47,7 +47,7 @@ ID_SHAPED = re.compile(r"[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-
 
 
 async def scrape(service: ServiceProcess) -> str:
-    async with httpx.AsyncClient(base_url=service.base_url, timeout=10.0) as client:
+    async with httpx.AsyncClient(base_url=service.ops_url, timeout=10.0) as client:
         response = await client.get("/metrics")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")

@@ -41,11 +41,13 @@ UNCONSUMED = "-journey"
 
 
 @pytest.fixture
-async def client(
-    stack: StackSlice, spawn_service: Callable[..., ServiceProcess]
-) -> AsyncIterator[httpx.AsyncClient]:
-    lone = spawn_service("publisher", HERALD_NAMESPACE=stack.namespace + UNCONSUMED)
-    await lone.start()
+async def lone(stack: StackSlice, spawn_service: Callable[..., ServiceProcess]) -> ServiceProcess:
+    process = spawn_service("publisher", HERALD_NAMESPACE=stack.namespace + UNCONSUMED)
+    return await process.start()
+
+
+@pytest.fixture
+async def client(lone: ServiceProcess) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=lone.base_url, timeout=20) as http:
         yield http
 
@@ -76,7 +78,7 @@ async def _fan_out_row(db: asyncpg.Pool, channel_id: str, event: PostPublished, 
 
 
 async def test_admin_journey(
-    client: httpx.AsyncClient, posts_topic: PostsTopic, db: asyncpg.Pool
+    client: httpx.AsyncClient, lone: ServiceProcess, posts_topic: PostsTopic, db: asyncpg.Pool
 ) -> None:
     owner = account("owner")
     body = channel_body(handle=f"Health_{uuid.uuid4().hex[:8]}")
@@ -271,7 +273,7 @@ async def test_admin_journey(
     assert (await client.get(channel.url(), headers=auth(owner))).status_code == 404
     events = await posts_topic.opened_events(channel.channel_id)
     assert isinstance(events[-1], ChannelDeleted)
-    metrics = (await client.get("/metrics")).text
+    metrics = (await client.get(f"{lone.ops_url}/metrics")).text
     assert 'herald_publisher_posts_accepted_total{type="poll"}' in metrics
     assert 'herald_publisher_media_uploaded_total{kind="sticker"}' in metrics
     assert channel.channel_id not in metrics and admin not in metrics

@@ -289,7 +289,7 @@ async def test_no_reporter_is_named_anywhere(
     async with httpx.AsyncClient(timeout=10) as http:
         for process in (publisher, feed):
             documents.append(
-                (f"{process.name} metrics", (await http.get(f"{process.base_url}/metrics")).text)
+                (f"{process.name} metrics", (await http.get(f"{process.ops_url}/metrics")).text)
             )
     await asyncio.sleep(0.5)  # let buffered log lines reach their files
     for process in (publisher, feed):

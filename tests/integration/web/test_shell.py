@@ -77,12 +77,14 @@ async def test_unknown_pages_are_readable_pages(dev_web: ServiceProcess) -> None
         assert 'class="account-name"' in missing.text
 
 
-async def test_web_serves_its_metrics(dev_web: ServiceProcess) -> None:
+async def test_web_serves_its_metrics_on_its_ops_port(dev_web: ServiceProcess) -> None:
     async with httpx.AsyncClient(base_url=dev_web.base_url) as browser:
         await browser.get("/login")
-        metrics = await browser.get("/metrics")
+        public = await browser.get("/metrics")
         ready = await browser.get("/readyz")
+        metrics = await browser.get(f"{dev_web.ops_url}/metrics")
     assert ready.status_code == 200
+    assert public.status_code == 404 and "herald_" not in public.text
     assert "herald_http_requests_total{" in metrics.text
     assert 'service="web"' in metrics.text and 'route="/login"' in metrics.text
 
