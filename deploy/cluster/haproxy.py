@@ -24,6 +24,9 @@ START_TIMEOUT_S = 15.0
 # Server-sent event streams stay open for as long as a client reads them; the feed's front
 # end lets an idle stream live this long (the feed sends keep-alive comments far more often).
 STREAM_TIMEOUT = "1h"
+# A pooled database connection may idle this long (longer than asyncpg's 300 s default
+# for dropping an inactive one) before HAProxy closes it.
+POOL_IDLE_TIMEOUT = "1h"
 
 
 def haproxy_binary() -> str:
@@ -40,6 +43,7 @@ def pg_backend(layout: ClusterLayout, name: str, check_path: str) -> list[str]:
     lines = [
         f"backend {name}",
         "    mode tcp",
+        f"    timeout server {POOL_IDLE_TIMEOUT}",
         "    option tcpka",
         "    option httpchk",
         f"    http-check send meth GET uri {check_path}",
@@ -62,11 +66,14 @@ def pg_fronts(layout: ClusterLayout) -> list[str]:
         "frontend pg_primary",
         f"    bind 127.0.0.1:{layout.pg_primary_port}",
         "    mode tcp",
+        # Pooled connections sit idle between queries; HAProxy must not cut them.
+        f"    timeout client {POOL_IDLE_TIMEOUT}",
         "    default_backend pg_leader",
         "",
         "frontend pg_replica",
         f"    bind 127.0.0.1:{layout.pg_replica_port}",
         "    mode tcp",
+        f"    timeout client {POOL_IDLE_TIMEOUT}",
         # Reads go to the leader while no replica is healthy (the primary as backup), never
         # nowhere. A `backup` server cannot carry its own health check path, hence two
         # backends and this choice between them.
@@ -98,7 +105,11 @@ def http_listen(layout: ClusterLayout, service: str) -> list[str]:
     ]
     if service == "feed":
         # SSE: the response never ends, so the server side may stay quiet for long.
-        lines += [f"    timeout server {STREAM_TIMEOUT}", f"    timeout tunnel {STREAM_TIMEOUT}"]
+        lines += [
+            f"    timeout client {STREAM_TIMEOUT}",
+            f"    timeout server {STREAM_TIMEOUT}",
+            f"    timeout tunnel {STREAM_TIMEOUT}",
+        ]
     for replica in REPLICAS:
         lines.append(
             f"    server {service}{replica} 127.0.0.1:{layout.service_port(service, replica)} check"
@@ -115,8 +126,8 @@ def haproxy_config(layout: ClusterLayout) -> str:
         "",
         "defaults",
         "    timeout connect 2s",
-        "    timeout client 1h",
-        "    timeout server 1h",
+        "    timeout client 60s",
+        "    timeout server 60s",
         "    timeout check 2s",
         "    timeout http-request 30s",
         "",
