@@ -1,10 +1,11 @@
 """What an uploaded file is, decided from its bytes only — never the client's file name or
 Content-Type.
 
-puremagic names the container from the leading bytes; each answer is then verified:
-images are decoded by Pillow (format, size, a thumbnail), MP4 must carry a video brand
-(not HEIF/AVIF images or M4A audio), WebM's EBML header must declare the `webm` doctype,
-and Ogg must carry Opus (voice notes are Ogg/Opus only).
+puremagic names the container from the leading bytes; each answer is then checked:
+MP4 must carry a video brand (not HEIF/AVIF images or M4A audio), WebM's EBML header must
+declare the `webm` doctype, and Ogg must carry Opus (voice notes are Ogg/Opus only). The
+whole file is verified after the upload (`verify`): images decoded within a pixel limit,
+containers walked to their last byte.
 
 Kinds and limits (DESIGN.md): photo jpeg/png/webp ≤ 16 MiB, video mp4/webm ≤ 64 MiB,
 sticker webp ≤ 512 KiB, voice ogg/opus ≤ 16 MiB. A WebP is a photo unless the upload asks
@@ -13,12 +14,9 @@ for `kind=sticker`; any other requested kind must match what the bytes are.
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
-from pathlib import Path
 
 import puremagic
-from PIL import Image, ImageOps
 
 from shared.events.content import MediaKind
 
@@ -33,9 +31,6 @@ LIMITS: dict[MediaKind, int] = {
 MAX_UPLOAD_BYTES = max(LIMITS.values())
 # Enough leading bytes for every container signature we accept.
 SNIFF_BYTES = 4096
-# Refuse decompression bombs long before Pillow's own (warning-only) threshold.
-MAX_PIXELS = 50_000_000
-THUMBNAIL_EDGE = 320
 
 KIND_BY_MIME: dict[str, MediaKind] = {
     "image/jpeg": MediaKind.PHOTO,
@@ -45,7 +40,6 @@ KIND_BY_MIME: dict[str, MediaKind] = {
     "video/webm": MediaKind.VIDEO,
     "audio/ogg": MediaKind.VOICE,
 }
-_PILLOW_FORMAT = {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WEBP"}
 # ISO-BMFF brands that are not video: HEIF/AVIF stills, M4A/M4B audio books, QuickTime.
 _NOT_VIDEO_BRANDS = {b"heic", b"heix", b"mif1", b"msf1", b"avif", b"avis", b"M4A ", b"M4B "}
 
@@ -100,28 +94,3 @@ def resolve_kind(mime: str, requested: MediaKind | None) -> MediaKind:
 def check_size(kind: MediaKind, size: int) -> None:
     if size > LIMITS[kind]:
         raise TooLarge(f"a {kind} may be at most {LIMITS[kind]} bytes")
-
-
-def inspect_image(path: Path, mime: str, thumbnail: bool) -> tuple[int, int, bytes | None]:
-    """Decode the image fully (a truncated or forged file fails here); return its size and,
-    if asked, a JPEG thumbnail of at most THUMBNAIL_EDGE pixels per side. Blocking: run
-    it in a thread."""
-    try:
-        with Image.open(path) as image:
-            if image.format != _PILLOW_FORMAT[mime]:
-                raise Unsupported(f"the bytes are not a valid {mime} image")
-            width, height = image.size
-            if width * height > MAX_PIXELS:
-                raise Unsupported(f"images may have at most {MAX_PIXELS} pixels")
-            image.load()
-            if not thumbnail:
-                return width, height, None
-            small = ImageOps.exif_transpose(image)
-            small.thumbnail((THUMBNAIL_EDGE, THUMBNAIL_EDGE))
-            if small.mode != "RGB":
-                small = small.convert("RGB")
-            out = io.BytesIO()
-            small.save(out, "JPEG", quality=80)
-            return width, height, out.getvalue()
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
-        raise Unsupported(f"the bytes are not a valid {mime} image") from exc

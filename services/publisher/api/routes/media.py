@@ -4,25 +4,20 @@ The type comes from the bytes only (see `media.inspect`); the file streams to di
 its sha256 is computed and is stored content-addressed (`shared.media`, via
 `media.storage`), photos with a JPEG thumbnail under `<sha256>.thumb.jpg`. Form: `file`,
 and optional `kind` (`sticker` marks a WebP ≤ 512 KiB as a sticker). Wrong type → 415,
-over its kind's limit → 413.
+over its kind's limit (bytes, or an image's pixels) → 413; content that is not a whole,
+valid file of its type → 415.
 """
 
 from __future__ import annotations
-
-import asyncio
 
 from fastapi import APIRouter, Request
 from python_multipart.exceptions import MultipartParseError
 
 from services.publisher.api.deps import AdminAccess, MediaStoreDep, Pool
-from services.publisher.media.inspect import (
-    Inspected,
-    TooLarge,
-    Unsupported,
-    inspect_image,
-)
+from services.publisher.media.inspect import Inspected, TooLarge, Unsupported
 from services.publisher.media.storage import store_upload
 from services.publisher.media.upload import receive_upload
+from services.publisher.media.verify import verify_content
 from services.publisher.models import MediaPublic
 from shared.events.content import MediaKind
 from shared.http.problems import Problem
@@ -32,7 +27,6 @@ router = APIRouter(prefix="/v1/channels", tags=["media"])
 
 # Path of the upload route, for the app's larger body limit on it.
 UPLOAD_PATH_SUFFIX = "/media"
-_IMAGE_KINDS = {MediaKind.PHOTO, MediaKind.STICKER}
 
 _FORM_SCHEMA = {
     "requestBody": {
@@ -84,19 +78,18 @@ async def upload_media(
             MEDIA_REJECTED.labels(reason="size").inc()
             raise Problem(413, str(exc), type_="media-too-large") from None
         assert upload.mime is not None
-        width = height = None
-        thumbnail: bytes | None = None
-        if kind in _IMAGE_KINDS:
-            try:
-                width, height, thumbnail = await asyncio.to_thread(
-                    inspect_image, upload.path, upload.mime, kind is MediaKind.PHOTO
-                )
-            except Unsupported as exc:
-                MEDIA_REJECTED.labels(reason="type").inc()
-                raise Problem(415, str(exc), type_="unsupported-media-type") from None
+        try:
+            verified = await verify_content(upload.path, upload.mime, kind)
+        except Unsupported as exc:
+            MEDIA_REJECTED.labels(reason="type").inc()
+            raise Problem(415, str(exc), type_="unsupported-media-type") from None
+        except TooLarge as exc:
+            MEDIA_REJECTED.labels(reason="size").inc()
+            raise Problem(413, str(exc), type_="media-too-large") from None
+        width, height = verified.width, verified.height
         info = Inspected(kind, upload.mime, upload.size, upload.sha256, width, height)
         media_id = await store_upload(
-            pool, media_store, access.channel_id, upload.path, info, thumbnail, incoming
+            pool, media_store, access.channel_id, upload.path, info, verified.thumbnail, incoming
         )
     finally:
         upload.close()
