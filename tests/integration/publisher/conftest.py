@@ -25,6 +25,7 @@ from shared.events.posts import (
     PostPublishedSealed,
 )
 from shared.topics import POSTS
+from tests.support import media_samples
 from tests.support.processes import ServiceProcess
 from tests.support.stack import StackSlice
 from tests.support.tokens import auth
@@ -76,20 +77,10 @@ def image_bytes(fmt: str, size: tuple[int, int] = (40, 30)) -> bytes:
     return out.getvalue()
 
 
-# Leading bytes of real containers (an MP4 `ftyp` box, an Ogg page carrying OpusHead):
-# enough for type detection, which is all the publisher inspects of video and voice.
-MP4_BYTES = (
-    b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + b"\x00\x00\x00\x08free" + b"\0" * 64
-)
-OGG_OPUS_BYTES = (
-    b"OggS\x00\x02"
-    + b"\x00" * 8
-    + b"\x01\x00\x00\x00"
-    + b"\x00" * 8
-    + b"\x01\x13"
-    + b"OpusHead\x01\x01\x38\x01\x80\xbb\x00\x00\x00\x00\x00"
-    + b"\0" * 64
-)
+# Small, structurally whole containers (the publisher walks a video's or voice note's
+# container to its last byte): an MP4 with a movie box and media data, an Ogg/Opus stream.
+MP4_BYTES = media_samples.mp4()
+OGG_OPUS_BYTES = media_samples.ogg_opus()
 
 
 async def upload(
