@@ -36,6 +36,7 @@ from services.feed.live.consumer import LiveConsumer
 from services.feed.live.hub import Hub
 from services.feed.live.render import END_OF_BODY
 from services.feed.live.starts import StreamStarts
+from shared.db.pool import create_read_pool, postgres_reachable
 from shared.events.live import account_tag
 from shared.http.app import create_http_app
 from shared.http.ops import Readiness
@@ -67,6 +68,12 @@ def create_app(settings: FeedSettings | None = None) -> FastAPI:
         app.state.push_public_key = push.load_push_key(settings)
         await deps.start()
         app.state.deps = deps
+        # The replica for anonymous reads (`api.deps.get_anonymous_read_pool`), if any;
+        # readiness then includes it: a feed that cannot reach it would fail those reads.
+        read_pool = await create_read_pool(settings)
+        app.state.read_pool = read_pool
+        if read_pool is not None:
+            readiness.add("postgres_read", lambda: postgres_reachable(read_pool))
         app.state.stream_starts = StreamStarts(deps.require_pool())
         live = LiveConsumer(settings, deps.require_pool(), hub)
         await live.start()
@@ -89,6 +96,8 @@ def create_app(settings: FeedSettings | None = None) -> FastAPI:
             # Streams are the hub's, not the server's: end them cleanly here.
             hub.close_all(END_OF_BODY)
             await live.stop()
+            if read_pool is not None:
+                await asyncio.wait_for(read_pool.close(), timeout=10)
             await deps.stop()
 
     app = create_http_app(

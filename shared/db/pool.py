@@ -82,7 +82,7 @@ async def create_pool(
     query = parse_qs(urlsplit(dsn).query)
     server_settings = {"timezone": "UTC"}
     if "application_name" not in query:
-        server_settings["application_name"] = "herald"
+        server_settings["application_name"] = "herald" if primary else "herald-read"
     target: dict[str, str] = {}
     if "target_session_attrs" not in query:
         target["target_session_attrs"] = "read-write" if primary else "any"
@@ -111,6 +111,14 @@ async def create_pool(
     _POOLS.difference_update([p for p in _POOLS if p.is_closing()])
     _POOLS.add(pool)
     return pool
+
+
+async def create_read_pool(settings: HeraldSettings) -> asyncpg.Pool | None:
+    """A pool on `HERALD_DATABASE_READ_URL` (a replica, for reads of public data only), or
+    None when none is configured. Any server will do there, a standby or the primary."""
+    if settings.database_read_url is None:
+        return None
+    return await create_pool(settings, url=settings.database_read_url, primary=False)
 
 
 async def recycle_if_not_primary(exc: BaseException) -> bool:

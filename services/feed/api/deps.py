@@ -21,7 +21,7 @@ from services.feed.models import PAGE_DEFAULT, PAGE_MAX
 from services.feed.queries import tickets
 from shared.auth import Principal
 from shared.events.envelope import Event
-from shared.http.auth import require_account
+from shared.http.auth import MaybeAccount, require_account
 from shared.http.problems import Problem
 from shared.http.ratelimit import RateLimiter
 from shared.kafka import KafkaUnavailable, produce
@@ -43,6 +43,27 @@ async def get_settings(request: Request) -> FeedSettings:
 
 
 async def get_pool(request: Request) -> asyncpg.Pool:
+    return _deps(request).require_pool()
+
+
+async def get_anonymous_read_pool(request: Request, caller: MaybeAccount) -> asyncpg.Pool:
+    """The pool for a read of public data: the replica's (`HERALD_DATABASE_READ_URL`)
+    when one is configured and the request has no caller, else the primary's.
+
+    The choice is made here, once, from whether the request carries an account, not by
+    each route: a route that reads the caller's own state (their reaction, vote,
+    follow, invite) has a caller, so it always reads the primary, and a route that takes
+    `AnonymousReadPool` cannot get the replica for an authenticated request even if it
+    later starts reading such state. A replica lags the primary by a little (a few ms,
+    more under load): an anonymous reader may see a post, a counter or a card change
+    that much later than a follower does, or a page cursor a moment ahead of it. That is
+    acceptable for public data no one acted on, and nothing anonymous ever writes; what
+    it must never do, showing someone their own follow or vote missing right after they
+    made it, cannot happen because their requests are authenticated.
+    """
+    read_pool: asyncpg.Pool | None = getattr(request.app.state, "read_pool", None)
+    if caller is None and read_pool is not None:
+        return read_pool
     return _deps(request).require_pool()
 
 
@@ -105,6 +126,7 @@ class Emitter:
 
 Settings = Annotated[FeedSettings, Depends(get_settings)]
 Pool = Annotated[asyncpg.Pool, Depends(get_pool)]
+AnonymousReadPool = Annotated[asyncpg.Pool, Depends(get_anonymous_read_pool)]
 LiveHub = Annotated[Hub, Depends(get_hub)]
 Emit = Annotated[Emitter, Depends(Emitter)]
 Limit = Annotated[int, Query(ge=1, le=PAGE_MAX, description=f"page size, at most {PAGE_MAX}")]

@@ -15,7 +15,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query
 
-from services.feed.api.deps import DEFAULT_LIMIT, Limit, Pool
+from services.feed.api.deps import DEFAULT_LIMIT, AnonymousReadPool, Limit
 from services.feed.models import ChannelPublic, PostPublic, PostsPage
 from services.feed.queries import channels as channel_queries
 from services.feed.queries import posts as post_queries
@@ -33,7 +33,9 @@ def not_found() -> Problem:
 
 
 @router.get("/v1/channels/{id_or_handle}", response_model=ChannelPublic, summary="A channel's card")
-async def channel_card(id_or_handle: str, pool: Pool, caller: MaybeAccount) -> ChannelPublic:
+async def channel_card(
+    id_or_handle: str, pool: AnonymousReadPool, caller: MaybeAccount
+) -> ChannelPublic:
     key: UUID | str
     try:
         key = UUID(id_or_handle)
@@ -55,7 +57,7 @@ async def channel_card(id_or_handle: str, pool: Pool, caller: MaybeAccount) -> C
 )
 async def channel_posts(
     channel_id: UUID,
-    pool: Pool,
+    pool: AnonymousReadPool,
     caller: MaybeAccount,
     before: Annotated[int | None, Query(ge=1, le=SEQ_MAX, description="seq < before")] = None,
     after: Annotated[int | None, Query(ge=0, le=SEQ_MAX, description="seq > after")] = None,

@@ -13,7 +13,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query
 
 from services.feed import cursors
-from services.feed.api.deps import DEFAULT_LIMIT, Cursor, Limit, Pool
+from services.feed.api.deps import DEFAULT_LIMIT, AnonymousReadPool, Cursor, Limit
 from services.feed.models import DirectoryEntry, DirectoryPage, DirectorySort
 from services.feed.queries import channels as queries
 from shared.channels import Category
@@ -24,7 +24,7 @@ router = APIRouter(tags=["directory"])
 
 @router.get("/v1/directory", response_model=DirectoryPage, summary="Find channels")
 async def directory(
-    pool: Pool,
+    pool: AnonymousReadPool,
     _caller: MaybeAccount,
     q: Annotated[str | None, Query(max_length=200)] = None,
     country: Annotated[str | None, Query(pattern=r"^[A-Za-z]{2}$")] = None,
