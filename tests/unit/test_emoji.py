@@ -8,6 +8,7 @@ from pydantic import ValidationError
 
 from services.feed.api.routes.interactions import check_emoji
 from services.feed.models import ReactionSet
+from services.feed.queries.channels import reaction_policy
 from services.publisher.models import ChannelSettings
 from shared.emoji import FULLY_QUALIFIED, MAX_EMOJI_CODEPOINTS, is_emoji, require_emoji
 from shared.http.problems import Problem
@@ -100,6 +101,12 @@ def test_a_limited_channel_never_takes_a_non_emoji_even_if_listed(value: str) ->
     with pytest.raises(Problem) as refused:
         check_emoji(value, {"reactions": "limited", "allowed_reactions": [value]})
     assert refused.value.status == 422
+
+
+def test_a_limited_channel_offers_only_the_emoji_it_lists() -> None:
+    # What the card shows as the channel's reactions: the listed text is not offered.
+    listed = {"reactions": "limited", "allowed_reactions": ["👍", *NOT_EMOJI, "❤️", 7]}
+    assert reaction_policy(listed) == ("limited", ["👍", "❤️"])
 
 
 def test_the_feeds_length_bound_never_refuses_a_real_emoji() -> None:

@@ -21,6 +21,7 @@ from services.feed.models import DirectorySort
 from services.feed.queries.audience import LISTED, readable
 from services.feed.queries.pins import PINNED_COLUMN, pinned_of
 from shared.db.timing import timed
+from shared.emoji import is_emoji
 
 # At most this many words of a query take part: enough for a name, bounded work.
 MAX_QUERY_TERMS = 8
@@ -137,13 +138,15 @@ async def is_active(
 
 
 def reaction_policy(settings: dict[str, Any] | None) -> tuple[str, list[str]]:
-    """(`all`|`limited`|`none`, allowed emoji) from a channel's settings; `all` by default."""
+    """(`all`|`limited`|`none`, allowed emoji) from a channel's settings; `all` by default.
+    Only emoji of `shared.emoji` are allowed, whatever a setting stored before that rule
+    lists (the card offers them, and a reaction must be one)."""
     settings = settings or {}
     mode = settings.get("reactions", "all")
     if mode not in ("all", "limited", "none"):
         mode = "all"
     allowed = settings.get("allowed_reactions") or []
-    return mode, [e for e in allowed if isinstance(e, str)]
+    return mode, [e for e in allowed if isinstance(e, str) and is_emoji(e)]
 
 
 def card_of(row: asyncpg.Record) -> dict[str, Any]:

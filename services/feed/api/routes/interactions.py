@@ -62,8 +62,7 @@ def check_emoji(emoji: str, settings: dict[str, Any] | None) -> None:
     if mode == "none":
         raise Problem(403, "this channel does not take reactions", type_="reactions-off")
     if mode == "limited":
-        # Both: a setting stored before the one emoji rule may list text.
-        if emoji not in allowed or not is_emoji(emoji):
+        if emoji not in allowed:  # only emoji: `reaction_policy` drops anything else
             raise Problem(
                 422, "this channel accepts only its listed reactions", type_="emoji-not-allowed"
             )
