@@ -13,16 +13,20 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
-from urllib.parse import urlsplit, urlunsplit
 from uuid import uuid4
 
 import asyncpg
 import httpx
 import pytest
 
-from shared.db.migrate import migrate
 from shared.db.pool import create_pool
 from tests.integration.feed.builder import create_channel, eventually
+from tests.support.databases import (
+    extra_database,
+    lock_waiters,
+    set_read_only,
+    terminate_backends,
+)
 from tests.support.processes import ServiceProcess
 from tests.support.stack import StackSlice
 from tests.support.tokens import auth
@@ -30,35 +34,8 @@ from tests.support.tokens import auth
 
 @pytest.fixture
 async def own_database(stack: StackSlice) -> AsyncIterator[str]:
-    """A migrated database for one feed process; dropped afterwards."""
-    name = f"{urlsplit(stack.database_url).path.lstrip('/')}_failover"
-    admin = await asyncpg.connect(stack.admin_database_url)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    url = urlunsplit(urlsplit(stack.database_url)._replace(path=f"/{name}"))
-    conn = await asyncpg.connect(url, server_settings={"timezone": "UTC"})
-    try:
-        await migrate(conn)
-    finally:
-        await conn.close()
-    yield url
-    admin = await asyncpg.connect(stack.admin_database_url)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
-
-
-async def terminate(admin: asyncpg.Connection, application_name: str) -> int:
-    """End every backend of the service's connections; how many there were."""
-    ended: int = await admin.fetchval(
-        "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity "
-        "WHERE application_name = $1",
-        application_name,
-    )
-    return ended
+    async with extra_database(stack, "failover") as url:
+        yield url
 
 
 def assert_unavailable(response: httpx.Response) -> None:
@@ -95,17 +72,11 @@ async def test_a_cut_connection_is_a_503_and_the_next_requests_reconnect(
                 )
 
                 async def waiting() -> bool:
-                    return bool(
-                        await admin.fetchval(
-                            "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1"
-                            " AND wait_event_type = 'Lock'",
-                            app_name,
-                        )
-                    )
+                    return await lock_waiters(admin, app_name) > 0
 
                 await eventually(waiting, what="the follow waiting on the lock")
                 # The primary goes away: every connection of the feed, busy or idle.
-                assert await terminate(admin, app_name) >= 1
+                assert await terminate_backends(admin, app_name) >= 1
                 assert_unavailable(await request)
                 await locked.rollback()
 
@@ -121,18 +92,13 @@ async def test_a_cut_connection_is_a_503_and_the_next_requests_reconnect(
             # Failover to a server that is read-only for now (the old primary back as a
             # standby, or a router still pointing at it): writes and the caller's own
             # reads both answer 503, never a 500 and never stale own state.
-            database = urlsplit(own_database).path.lstrip("/")
-            await admin.execute(
-                f'ALTER DATABASE "{database}" SET default_transaction_read_only = on'
-            )
+            await set_read_only(admin, own_database, True)
             try:
-                assert await terminate(admin, app_name) >= 1
+                assert await terminate_backends(admin, app_name) >= 1
                 assert_unavailable(await http.put(f"/v1/channels/{second}/follow", headers=reader))
                 assert_unavailable(await http.get("/v1/me/follows", headers=reader))
             finally:
-                await admin.execute(
-                    f'ALTER DATABASE "{database}" RESET default_transaction_read_only'
-                )
+                await set_read_only(admin, own_database, False)
 
             # A writable primary again: the same requests succeed without a restart.
             response = await http.put(f"/v1/channels/{second}/follow", headers=reader)

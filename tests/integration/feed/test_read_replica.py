@@ -12,15 +12,14 @@ holds. `pg_stat_activity` confirms the read pool's connections are on the replic
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from urllib.parse import urlsplit, urlunsplit
 from uuid import UUID, uuid4
 
 import asyncpg
 import httpx
 import pytest
 
-from shared.db.migrate import migrate
 from tests.integration.feed.builder import create_channel, unique_handle
+from tests.support.databases import database_of, extra_database
 from tests.support.processes import ServiceProcess
 from tests.support.stack import StackSlice
 from tests.support.tokens import auth
@@ -28,31 +27,11 @@ from tests.support.tokens import auth
 READ_APP = "herald-read-test"
 
 
-def _database(url: str) -> str:
-    return urlsplit(url).path.lstrip("/")
-
-
 @pytest.fixture
 async def replica_url(stack: StackSlice) -> AsyncIterator[str]:
     """A migrated, empty second database standing for a replica; dropped afterwards."""
-    name = f"{_database(stack.database_url)}_replica"
-    admin = await asyncpg.connect(stack.admin_database_url)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    url = urlunsplit(urlsplit(stack.database_url)._replace(path=f"/{name}"))
-    conn = await asyncpg.connect(url, server_settings={"timezone": "UTC"})
-    try:
-        await migrate(conn)
-    finally:
-        await conn.close()
-    yield url
-    admin = await asyncpg.connect(stack.admin_database_url)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    async with extra_database(stack, "replica") as url:
+        yield url
 
 
 async def copy_channel(primary_url: str, replica_url: str, channel_id: UUID, name: str) -> None:
@@ -144,4 +123,4 @@ async def test_anonymous_reads_use_the_read_pool_and_callers_the_primary(
     finally:
         await conn.close()
     feed.stop()
-    assert databases == {_database(replica_url)}
+    assert databases == {database_of(replica_url)}
