@@ -173,11 +173,6 @@ class HeraldSettings(BaseSettings):
             raise ValueError("HERALD_CONTENT_MASTER_KEY is required in production")
         return MasterKeys.from_setting(value, production=self.environment is Environment.PRODUCTION)
 
-    @property
-    def kafka_servers(self) -> list[str]:
-        """The bootstrap brokers, one `host:port` each."""
-        return _split(self.kafka_bootstrap)
-
     def topic(self, base_name: str) -> str:
         """The concrete topic name for a declared topic in this namespace."""
         return f"{self.namespace}.{base_name}" if self.namespace else base_name
