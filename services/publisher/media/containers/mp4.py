@@ -1,5 +1,5 @@
 """MP4 (ISO base media file format): the file is a sequence of boxes covering it exactly,
-`ftyp` first; each box has a 4-character printable type and a size that fits; there is a
+`ftyp` first; each box has a 4-character alphanumeric type and a size that fits; there is a
 `moov` (with its `mvhd` header and at least one `trak`) and at least one `mdat`.
 
 Box payloads are skipped, not read: work is one read per box, and the box count is capped.
@@ -17,6 +17,9 @@ from services.publisher.media.inspect import Unsupported
 MAX_BOXES = 10_000
 # `moov` holds a header, a track per stream and a few metadata boxes.
 MAX_MOOV_CHILDREN = 1_000
+# Box types at the levels walked here (file, movie) are letters, digits and spaces
+# (`ftyp`, `moov`, `mdat`, `url `); others (`©nam`) only occur deeper, in metadata.
+_BOX_TYPE_BYTES = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 ")
 
 
 def check_mp4(f: BinaryIO, size: int) -> None:
@@ -57,8 +60,8 @@ def _boxes(f: BinaryIO, start: int, end: int, limit: int) -> list[tuple[bytes, i
             box_size = end - position
         if box_size < header_size or position + box_size > end:
             raise _invalid("a box's size does not fit the file")
-        if not all(0x20 <= byte <= 0x7E for byte in kind):
-            raise _invalid("a box type is not four printable characters")
+        if not all(byte in _BOX_TYPE_BYTES for byte in kind):
+            raise _invalid("a box type is not four letters, digits or spaces")
         found.append((kind, position + header_size, position + box_size))
         position += box_size
     return found

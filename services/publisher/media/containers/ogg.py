@@ -38,11 +38,13 @@ def check_ogg_opus(f: BinaryIO, size: int) -> None:
     position = 0
     serial: int | None = None
     ended = False
-    for number in range(MAX_PAGES):
+    for number in range(MAX_PAGES + 1):
         if position == size:
             if number < 2:
                 raise _invalid("an Opus stream needs its OpusHead and OpusTags pages")
             return
+        if number == MAX_PAGES:
+            break
         if ended:
             raise _invalid("data follows the end of the stream")
         header = f.read(_HEADER.size)

@@ -52,8 +52,10 @@ _CLUSTER_CHILDREN = {
 # The EBML header is a few dozen bytes.
 _MAX_HEADER = 1024
 # A Cluster of unknown size is walked block by block: 30 fps video and 50 Opus frames
-# per second make ~80 blocks a second, so 500,000 elements is well over an hour.
-MAX_ELEMENTS = 500_000
+# per second make ~80 blocks a second, so 200,000 elements is about 40 minutes, far
+# more than 64 MiB of browser-recorded video (~3.5 minutes at its default 2.5 Mbit/s).
+# The walk costs a few microseconds per element.
+MAX_ELEMENTS = 200_000
 UNKNOWN = -1
 
 
