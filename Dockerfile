@@ -9,11 +9,14 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     # Inside a container the services listen on every interface (the defaults are loopback).
     HERALD_PUBLISHER_HOST=0.0.0.0 \
+    HERALD_PUBLISHER_OPS_HOST=0.0.0.0 \
     HERALD_FEED_HOST=0.0.0.0 \
+    HERALD_FEED_OPS_HOST=0.0.0.0 \
     HERALD_FANOUT_OPS_HOST=0.0.0.0 \
     HERALD_RETENTION_OPS_HOST=0.0.0.0 \
     HERALD_PUSH_OPS_HOST=0.0.0.0 \
     HERALD_WEB_HOST=0.0.0.0 \
+    HERALD_WEB_OPS_HOST=0.0.0.0 \
     HERALD_MEDIA_DIR=/var/lib/herald/media \
     HERALD_LOG_JSON=true
 
@@ -40,5 +43,5 @@ RUN pip install --no-deps -e . && rm -rf build
 # fan-out declares no faust tables, so faust's data directory, if made, stays empty.
 USER herald
 VOLUME ["/var/lib/herald/media"]
-EXPOSE 8080 8081 8082 8083 8084 8085
+EXPOSE 8080 8081 8082 8083 8084 8085 8090 8091 8092
 CMD ["python", "-m", "services.publisher"]

@@ -3,7 +3,7 @@
 Usage: python -m deploy.local.prometheus {start,stop,config}
 
 The config is derived from `deploy/prometheus/prometheus.yml` (the docker-compose one):
-the same jobs, each pointed at its service's loopback port, and the same `alerts.yml`,
+the same jobs, each pointed at its service's loopback operations port, and the same `alerts.yml`,
 so the local Prometheus shows the alerts an operator would get. It listens on
 127.0.0.1:19090 (HERALD_LOCAL_PROMETHEUS_PORT). `start` replaces a leftover instance of an
 earlier run (found by its pid file) and returns once Prometheus answers `/-/ready`;
@@ -30,14 +30,16 @@ from deploy.local import stack
 RULES_DIR = stack.ROOT / "deploy" / "prometheus"
 COMPOSE_CONFIG = RULES_DIR / "prometheus.yml"
 PORT = int(os.environ.get("HERALD_LOCAL_PROMETHEUS_PORT", "19090"))
-# Default service ports, as `make run` starts them (see deploy/local/run.py).
+# Default ports of each service's /metrics, as `make run` starts them (see
+# deploy/local/run.py): the operations ports (publisher, feed and web serve no /metrics on
+# their public ports).
 SERVICE_PORTS = {
-    "publisher": 8081,
-    "feed": 8082,
+    "publisher": 8091,
+    "feed": 8092,
     "fanout": 8083,
     "retention": 8084,
     "push": 8085,
-    "web": 8080,
+    "web": 8090,
 }
 # Prometheus opens an empty TSDB in about a second; this bounds a sick start.
 START_TIMEOUT_S = 30.0

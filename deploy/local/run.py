@@ -34,6 +34,13 @@ SERVICES = {
     "push": ("HERALD_PUSH_OPS_PORT", 8085, "metrics/health"),
     "web": ("HERALD_WEB_PORT", 8080, "the web app"),
 }
+# The operations ports (/healthz, /readyz, /metrics) of the services with a public port;
+# the others' one port above is theirs.
+OPS_PORTS = {
+    "publisher": ("HERALD_PUBLISHER_OPS_PORT", 8091),
+    "feed": ("HERALD_FEED_OPS_PORT", 8092),
+    "web": ("HERALD_WEB_OPS_PORT", 8090),
+}
 
 
 def _dev_master_key() -> str:
@@ -123,6 +130,8 @@ def main() -> int:
                 what = f"{what}, {env['HERALD_FEED_WORKERS']} worker processes"
             if name == "push":
                 what = f"{what}, {env['HERALD_PUSH_PROCESSES']} processes from this port on"
+            if name in OPS_PORTS:
+                what = f"{what}; metrics/health on {_ops_port(env, name)}"
             print(f"  {name:<10} http://127.0.0.1:{port}  ({what})")
         if prometheus_url:
             print(f"  prometheus {prometheus_url}  (metrics and alerts of the six services)")
@@ -161,6 +170,14 @@ def _port(env: dict[str, str], name: str) -> str:
     return env.get(var, str(default))
 
 
+def _ops_port(env: dict[str, str], name: str) -> str:
+    """Where `name` serves /metrics: its operations port."""
+    if name not in OPS_PORTS:
+        return _port(env, name)
+    var, default = OPS_PORTS[name]
+    return env.get(var, str(default))
+
+
 def _wire_web(env: dict[str, str]) -> None:
     """Point web at the local publisher and feed, and add web's origin to the APIs' CORS
     origins (beside any the environment already lists)."""
@@ -179,7 +196,7 @@ def _start_prometheus(env: dict[str, str]) -> str | None:
     the services run without it."""
     if prometheus.binary() is None:
         return None
-    ports = {name: int(env.get(var, str(default))) for name, (var, default, _) in SERVICES.items()}
+    ports = {name: int(_ops_port(env, name)) for name in SERVICES}
     try:
         return prometheus.start(ports)
     except RuntimeError as exc:

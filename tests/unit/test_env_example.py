@@ -13,6 +13,7 @@ from services.publisher.config import PublisherSettings
 from services.push.config import PushSettings
 from services.retention.config import RetentionSettings
 from services.web.config import WebSettings
+from shared.http.protocol import HttpLimits
 
 ROOT = Path(__file__).resolve().parents[2]
 # Read by the local stack tooling (deploy/local), not by a service's Settings.
@@ -45,6 +46,8 @@ def test_env_example_lists_exactly_the_settings() -> None:
                 RetentionSettings,
                 PushSettings,
                 WebSettings,
+                # The HTTP server's own bounds, read by serve_http in publisher, feed, web.
+                HttpLimits,
             )
         )
     )

@@ -33,6 +33,13 @@ PORT_VARS = {
     "push": "HERALD_PUSH_OPS_PORT",
     "web": "HERALD_WEB_PORT",
 }
+# Where each service serves /metrics: the HTTP services on a port of its own, the others on
+# their one (operations) port.
+METRICS_PORT_VARS = PORT_VARS | {
+    "publisher": "HERALD_PUBLISHER_OPS_PORT",
+    "feed": "HERALD_FEED_OPS_PORT",
+    "web": "HERALD_WEB_OPS_PORT",
+}
 # Web calls the publisher and feed over HTTP and owns one table: it needs no broker.
 DEPENDENCIES = {name: ("kafka", "postgres") for name in HERALD} | {
     "web": ("postgres", "publisher", "feed")
@@ -140,7 +147,7 @@ def test_prometheus_scrapes_what_compose_runs() -> None:
         for static in job["static_configs"]:
             for target in static["targets"]:
                 host, port = target.split(":")
-                assert found[host]["environment"][PORT_VARS[host]] == port, target
+                assert found[host]["environment"][METRICS_PORT_VARS[host]] == port, target
     assert "./deploy/prometheus:/etc/prometheus:ro" in found["prometheus"]["volumes"]
     assert "--config.file=/etc/prometheus/prometheus.yml" in found["prometheus"]["command"]
 
@@ -174,7 +181,8 @@ def test_dockerfile_installs_herald_on_python_311_slim() -> None:
         for source in sources.split():
             assert (ROOT / source).exists(), f"COPY {source}: not in the repository"
     for name in HERALD:
-        host_var = PORT_VARS[name].replace("_PORT", "_HOST")
-        assert f"{host_var}=0.0.0.0" in dockerfile, f"{name} would listen on loopback only"
+        for var in {PORT_VARS[name], METRICS_PORT_VARS[name]}:
+            host_var = var.replace("_PORT", "_HOST")
+            assert f"{host_var}=0.0.0.0" in dockerfile, f"{name} would listen on loopback only"
     ignored = (ROOT / ".dockerignore").read_text().split()
     assert {".git", ".venv", ".local"} <= set(ignored)

@@ -66,13 +66,14 @@ def test_scrape_jobs_are_the_six_services() -> None:
         for static in job["static_configs"]
         for target in static["targets"]
     }
+    # Each service's operations port: publisher, feed and web serve /metrics there only.
     assert targets == {
-        "publisher": "publisher:8081",
-        "feed": "feed:8082",
+        "publisher": "publisher:8091",
+        "feed": "feed:8092",
         "fanout": "fanout:8083",
         "retention": "retention:8084",
         "push": "push:8085",
-        "web": "web:8080",
+        "web": "web:8090",
     }
 
 
