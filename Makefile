@@ -20,6 +20,10 @@ help:
 	@echo "make fuzz       OpenAPI fuzzing of publisher and feed (FUZZ_TIME_S=600)"
 	@echo "make bench      benchmarks vs their baselines -> bench/results/ (ARGS=--quick: < 8 min)"
 	@echo "make chaos      fault injection under load, 21 trials (restarts Kafka and Postgres)"
+	@echo "make cluster    3 Kafka brokers, Patroni Postgres pair, HAProxy, 2 of each service (background)"
+	@echo "make cluster-status   who leads what, each service process, HAProxy's backends"
+	@echo "make cluster-stop     stop the cluster (services, then the data plane)"
+	@echo "make chaos-cluster    cluster-mode faults under load, 12 trials (its own cluster)"
 
 bootstrap:
 	@bash deploy/local/bootstrap.sh
@@ -84,3 +88,27 @@ chaos: bootstrap
 	HERALD_CHAOS_RESTART_SERVERS=1 HERALD_CHAOS_TRIALS=$(CHAOS_TRIALS) \
 		HERALD_CHAOS_SEED=$(CHAOS_SEED) \
 		$(STACK) with-stack $(PY) -m pytest tests/chaos -q -s $(PYTEST_ARGS)
+
+# Cluster mode on one machine (deploy/cluster): three KRaft brokers, etcd, two Postgres
+# nodes under Patroni, HAProxy, two processes of each service. `make cluster` returns once
+# everything answers and leaves it running; ports from HERALD_CLUSTER_PORT_BASE (40000).
+.PHONY: cluster cluster-stop cluster-status chaos-cluster
+cluster: bootstrap
+	@$(PY) -m deploy.cluster.stack start
+
+cluster-stop:
+	@[ ! -x $(PY) ] || $(PY) -m deploy.cluster.stack stop
+
+cluster-status:
+	@$(PY) -m deploy.cluster.stack status
+
+# Fault injection in cluster mode, on a cluster of its own (port base
+# CHAOS_CLUSTER_PORT_BASE): broker leader and Postgres primary kills, one process of each
+# service killed, a fan-out paused for 20 s; prints the table, writes .local/chaos/cluster-*.json.
+CLUSTER_CHAOS_TRIALS ?= 12
+CHAOS_CLUSTER_PORT_BASE ?= 41000
+chaos-cluster: bootstrap
+	HERALD_TEST_CLUSTER_PORT_BASE=$(CHAOS_CLUSTER_PORT_BASE) \
+		HERALD_CLUSTER_CHAOS_TRIALS=$(CLUSTER_CHAOS_TRIALS) HERALD_CLUSTER_CHAOS_PAUSE_S=20 \
+		HERALD_CHAOS_SEED=$(CHAOS_SEED) \
+		$(PY) -m pytest tests/cluster/test_cluster_chaos.py -q -s $(PYTEST_ARGS)

@@ -99,6 +99,9 @@ class LagProbe:
         self.stack = stack
         self.admin: AIOKafkaAdminClient | None = None
         self.consumer: AIOKafkaConsumer | None = None
+        # The last measurement, and why the last failed one failed (for a trial's report).
+        self.last: int | None = None
+        self.last_error = ""
 
     async def _clients(self) -> tuple[AIOKafkaAdminClient, AIOKafkaConsumer]:
         if self.admin is None or self.consumer is None:
@@ -118,10 +121,12 @@ class LagProbe:
         """Total lag of fan-out's groups, or None when the broker does not answer or the
         topics' partitions are not known (nothing was measured)."""
         try:
-            return await asyncio.wait_for(self._lag(), timeout=10)
-        except Exception:
+            self.last = await asyncio.wait_for(self._lag(), timeout=10)
+        except Exception as exc:
+            self.last_error = f"{type(exc).__name__}: {exc}"[:200]
             await self.close()
-            return None
+            self.last = None
+        return self.last
 
     async def _lag(self) -> int:
         admin, consumer = await self._clients()

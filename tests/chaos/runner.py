@@ -111,6 +111,12 @@ class Runner:
                 fault, self.cluster, self.probe, self.load.told, rng, self.load.publishes
             )
             recovery = await lag_zero(self.probe, injected, RECOVERY_TIMEOUT_S)
+            if recovery is None:
+                last = self.probe.last
+                why = (
+                    f"lag {last}" if last is not None else f"probe failed: {self.probe.last_error}"
+                )
+                proof.notes.append(f"lag not drained ({why})")
             publish_s = self.load.publishes.works_again(injected)
             proof.window_closed(self.load.told)
             await asyncio.sleep(1.0)
