@@ -13,6 +13,7 @@ import pytest
 from tests.integration.feed.builder import wait_post_visible
 from tests.integration.publisher.conftest import image_bytes
 from tests.security.world import World, expect, publish
+from tests.support import media_samples
 from tests.support.tokens import auth
 
 SCRIPT = b"<script>alert(document.cookie)</script>"
@@ -26,6 +27,16 @@ HOSTILE = {
     "gif": (image_bytes("GIF"), "a.gif", "image/gif"),
     "png magic then html": (b"\x89PNG\r\n\x1a\n" + HTML * 20, "a.png", "image/png"),
     "pdf": (b"%PDF-1.4\n" + b"0" * 300, "a.pdf", "application/pdf"),
+    # Video and voice whose first bytes are a real container header, then a page.
+    "mp4 header then html": (media_samples.mp4_ftyp() + HTML, "a.mp4", "video/mp4"),
+    "whole mp4 then html": (media_samples.mp4() + HTML, "a.mp4", "video/mp4"),
+    "webm header then html": (media_samples.webm_header() + HTML, "a.webm", "video/webm"),
+    "ogg opus head then html": (
+        media_samples.ogg_page(media_samples.OPUS_HEAD, sequence=0, flags=0x02) + HTML,
+        "a.ogg",
+        "audio/ogg",
+    ),
+    "whole ogg then html": (media_samples.ogg_opus() + HTML, "a.ogg", "audio/ogg"),
 }
 
 
@@ -41,6 +52,28 @@ async def test_markup_and_unsupported_types_are_refused_at_upload(
     )
     assert response.status_code == 415, response.text
     assert response.headers["content-type"] == "application/problem+json"
+
+
+# Whole containers (hand-built, see tests.support.media_samples) → (kind, type).
+CONTAINERS = {
+    "mp4": (media_samples.mp4(), ("video", "video/mp4")),
+    "webm": (media_samples.webm(), ("video", "video/webm")),
+    "webm as a browser records it": (media_samples.webm_streamed(), ("video", "video/webm")),
+    "ogg/opus": (media_samples.ogg_opus(), ("voice", "audio/ogg")),
+}
+
+
+async def test_whole_video_and_voice_containers_are_accepted(
+    world: World, pub: httpx.AsyncClient
+) -> None:
+    for case, (data, typed) in CONTAINERS.items():
+        response = await pub.post(
+            f"/v1/channels/{world.channel_id}/media",
+            files={"file": ("f.bin", data, "application/octet-stream")},
+            headers=auth(world.admin),
+        )
+        media = expect(response, 201)
+        assert (media["kind"], media["mime"]) == typed, case
 
 
 # (bytes, file name, declared type) → the type the bytes say.
