@@ -8,7 +8,9 @@ keep a connection open forever by trickling one header byte at a time.
 
 Contract, per connection and per request on it (keep-alive included):
 - the head may be at most `HttpLimits.max_header_bytes` bytes, counted as they arrive and
-  before they reach the parser, so an oversized head is never parsed whole. Past the cap
+  before they reach the parser, so an oversized head is never parsed whole (a body that
+  arrives in the same read as its head is not counted: the parser gets a read in two
+  parts, what the cap allows and, once the head is complete, the rest). Past the cap
   the client gets `414 URI Too Long` when its request line never ended (a long URL),
   otherwise `431 Request Header Fields Too Large` (problem+json, `Connection: close`) and
   the connection is closed (after reading and dropping what the client still sends for
@@ -20,9 +22,9 @@ Contract, per connection and per request on it (keep-alive included):
   The timer stops once the head is complete, so a long-lived response (an SSE stream)
   or a slow body upload is not cut by it.
 
-Bytes that arrive in the same read as the end of the previous request's body are fed to
-the parser before this protocol can tell where the next head starts; for those the URL
-and header callbacks check the cap too, so the bound holds for every head.
+Bytes that arrive in the same read as the end of the previous request (pipelining) are
+fed to the parser before this protocol can tell where the next head starts; for those
+the URL and header callbacks check the cap too, so the bound holds for every head.
 
 It relies on these points of uvicorn's protocol (the version pinned in pyproject.toml):
 `data_received` (one read), the parser callbacks `on_message_begin`, `on_url`,
@@ -96,6 +98,8 @@ class BoundedHttpProtocol(HttpToolsProtocol):
     _head_bytes: int | None = 0
     # The current head's request line has ended (a line feed arrived).
     _line_ended: bool = False
+    # Heads completed on this connection: tells `data_received` a head ended in a piece.
+    _heads_complete: int = 0
     # What the parser callbacks have seen of the current head (the in-parser check).
     _parsed_bytes: int = 0
     _refused: int | None = None
@@ -117,20 +121,23 @@ class BoundedHttpProtocol(HttpToolsProtocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
-        if self._refused is not None:
-            return
-        if self._head_bytes is not None:
-            self._head_bytes += len(data)
-            if not self._line_ended:
-                newline = data.find(b"\n")
-                # A line feed within the cap ends the request line in time.
-                self._line_ended = newline != -1 and self._head_bytes - len(data) + newline < (
-                    self.limits.max_header_bytes
-                )
-            if self._head_bytes > self.limits.max_header_bytes:
+        # While a head is pending the parser gets at most what the cap still allows; the
+        # rest of the read is fed only once that head is complete (it is then body, or
+        # the next request), and refused otherwise.
+        while data and self._refused is None and not self.transport.is_closing():
+            if self._head_bytes is None:
+                super().data_received(data)
+                return
+            room = self.limits.max_header_bytes - self._head_bytes
+            piece, data = data[:room], data[room:]
+            self._head_bytes += len(piece)
+            self._line_ended = self._line_ended or b"\n" in piece
+            heads = self._heads_complete
+            if piece:
+                super().data_received(piece)
+            if data and self._heads_complete == heads and self._refused is None:
                 self._refuse(HEADERS_TOO_LARGE if self._line_ended else URI_TOO_LONG)
                 return
-        super().data_received(data)
 
     def shutdown(self) -> None:
         self._cancel_head_timer()
@@ -153,6 +160,7 @@ class BoundedHttpProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self._head_bytes = None
+        self._heads_complete += 1
         self._cancel_head_timer()
         super().on_headers_complete()
 

@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import json
 import socket
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -157,6 +158,52 @@ async def test_a_head_under_the_cap_is_served_and_keep_alive_still_works(
     await writer.drain()
     second, _, body = await _response(reader)
     assert second == 200 and json.loads(body)["status"] == "ready"
+    writer.close()
+
+
+@pytest.mark.parametrize("name", SERVICES)
+async def test_a_body_arriving_with_its_head_is_not_counted_as_head(
+    bounded: dict[str, ServiceProcess], name: str
+) -> None:
+    # One write: a small head and a 40 KB body (more than the head cap). The app answers
+    # (/healthz takes no POST: 405), rather than the connection refusing a "431".
+    body = b"x" * 40_000
+    reader, writer = await _connect(bounded[name].port)
+    head = f"POST /healthz HTTP/1.1\r\nHost: herald.test\r\nContent-Length: {len(body)}\r\n\r\n"
+    writer.write(head.encode() + body)
+    await writer.drain()
+    status, _, _ = await _response(reader)
+    assert status == 405
+    writer.close()
+
+
+async def test_a_channel_created_with_a_body_sent_with_its_head_in_one_write(
+    bounded: dict[str, ServiceProcess],
+) -> None:
+    # What an admin tool does: one write with headers and a 30 KB JSON body (JSON may
+    # carry that much whitespace) → the channel is created.
+    handle = f"limits_{uuid.uuid4().hex[:12]}"
+    channel = {
+        "handle": handle,
+        "name": "Head and body in one write",
+        "description": "",
+        "category": "news",
+        "country": "NL",
+        "language": "en",
+    }
+    body = json.dumps(channel).encode() + b" " * 30_000
+    token = auth(f"limits-owner-{uuid.uuid4().hex[:8]}")["Authorization"]
+    head = (
+        "POST /v1/channels HTTP/1.1\r\nHost: herald.test\r\n"
+        f"Authorization: {token}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    )
+    reader, writer = await _connect(bounded["publisher"].port)
+    writer.write(head.encode() + body)
+    await writer.drain()
+    status, _, answer = await _response(reader)
+    assert status == 201, answer
+    assert json.loads(answer)["handle"] == handle
     writer.close()
 
 
