@@ -71,6 +71,28 @@ def unavailable(exc: BaseException) -> bool:
     return False
 
 
+# Errors saying the server a pooled connection led to went away: a connection cut (class
+# 08), an administrator's or a crash's shutdown, asyncpg's closed-connection and protocol
+# errors. Not among them: errors of a connection attempt (too many connections, still
+# starting), which leave the pooled connections as they were, and timeouts (a slow query).
+_LOST_TYPES: tuple[type[Exception], ...] = (
+    ConnectionError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    asyncpg.InternalClientError,
+)
+
+
+def server_lost(exc: BaseException) -> bool:
+    """True when `exc` says the server behind a connection is gone or not the primary
+    any more: every other connection opened to it is suspect too, so a pool is better
+    off replacing them all at once than failing one request per connection."""
+    if not_primary(exc) or isinstance(exc, _LOST_TYPES):
+        return True
+    return isinstance(exc, asyncpg.InterfaceError) and not isinstance(exc, ValueError)
+
+
 def not_primary(exc: BaseException) -> bool:
     """True when `exc` says the server a connection reached is a standby (or fenced
     read-only): every connection opened to it before is suspect, not only this one."""

@@ -18,10 +18,14 @@ this costs no round trip), which keeps a pool from filling with connections to a
 that a router still pointed at for a moment after a failover. asyncpg replaces by itself
 a pooled connection the server closed (`acquire` reconnects a holder whose connection
 `is_closed()`, and `release` discards one closed mid-query); a connection broken in use
-fails that one operation (a 503 or a retried batch, see `shared.db.failover`). One thing
-it cannot see is a connection still open to a server that stopped being the primary:
-`recycle_if_not_primary` expires every pool of the process on such an error, so each
-connection is replaced (and re-checked) at its next acquire.
+fails that one operation (a 503 or a retried batch, see `shared.db.failover`). Two
+things it does not see: a connection still open to a server that stopped being the
+primary, and connections whose end the server announced an instant ago (right after
+`pg_terminate_backend` or a failover, each idle connection fails one more operation with
+an `InternalClientError` before asyncpg notices it closed). So after an error that means
+the server is gone or demoted, `recycle_after_failover` expires every pool of the
+process: each connection is replaced (and re-checked) at its next acquire, and one
+request answers 503 instead of one per pooled connection.
 """
 
 from __future__ import annotations
@@ -33,14 +37,14 @@ from urllib.parse import parse_qs, urlsplit
 import asyncpg
 import orjson
 
-from shared.db.failover import not_primary
+from shared.db.failover import server_lost
 from shared.metrics.common import DB_POOL_CONNECTIONS
 from shared.retry import retry_until
 from shared.settings import HeraldSettings
 
 # Statements run far under this; a hung one must fail the request instead of holding it.
 COMMAND_TIMEOUT_S = 30.0
-# The open pools of this process, for `recycle_if_not_primary`. asyncpg's Pool takes no
+# The open pools of this process, for `recycle_after_failover`. asyncpg's Pool takes no
 # weak reference: closed ones are dropped whenever a pool is added.
 _POOLS: set[asyncpg.Pool] = set()
 log = logging.getLogger(__name__)
@@ -121,14 +125,18 @@ async def create_read_pool(settings: HeraldSettings) -> asyncpg.Pool | None:
     return await create_pool(settings, url=settings.database_read_url, primary=False)
 
 
-async def recycle_if_not_primary(exc: BaseException) -> bool:
-    """When `exc` says a connection reached a server that is not the primary (a failover
-    demoted it, or a router still sends new connections to it), expire every pool of this
-    process: each connection is closed at its release or next acquire and replaced by a
-    new one, which `target_session_attrs` checks. True when it did."""
-    if not not_primary(exc):
+async def recycle_after_failover(exc: BaseException) -> bool:
+    """When `exc` says the server behind a connection is gone or not the primary (see
+    `shared.db.failover.server_lost`), expire every pool of this process: each connection
+    is closed at its release or next acquire and replaced by a new one, which
+    `target_session_attrs` checks. True when it did. The cost when only one connection
+    was broken: the others reconnect once, a few milliseconds each."""
+    if not server_lost(exc):
         return False
-    log.warning("postgres server is not the primary; replacing pooled connections")
+    log.warning(
+        "postgres connection lost or server not the primary; replacing pooled connections",
+        extra={"error": type(exc).__name__},
+    )
     for pool in list(_POOLS):
         if not pool.is_closing():
             await pool.expire_connections()

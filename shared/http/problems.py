@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.db.failover import UNAVAILABLE_TYPES, unavailable
-from shared.db.pool import recycle_if_not_primary
+from shared.db.pool import recycle_after_failover
 from shared.kafka import KafkaUnavailable
 
 log = logging.getLogger(__name__)
@@ -125,8 +125,8 @@ def install_problem_handlers(app: FastAPI) -> None:
         if not unavailable(exc):
             # A refused statement of a handler that did not expect it: a bug, not an outage.
             return await _unexpected(request, exc)
-        # A demoted primary: the next request must not get this server's connections again.
-        await recycle_if_not_primary(exc)
+        # The next request must not get a connection to the lost or demoted server again.
+        await recycle_after_failover(exc)
         log.warning("database unavailable", extra={"error": type(exc).__name__})
         return problem_response(
             503,

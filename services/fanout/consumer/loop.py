@@ -45,7 +45,7 @@ from services.fanout.consumer.policy import (
     frames,
 )
 from services.fanout.consumer.records import Handler, Outcome, Poison, Record, decode
-from shared.db.pool import recycle_if_not_primary
+from shared.db.pool import recycle_after_failover
 from shared.events.envelope import EventRegistry
 from shared.kafka import send_to_dlq
 from shared.metrics.common import CONSUMER_BATCH_SIZE, CONSUMER_RECORDS
@@ -270,8 +270,8 @@ class BatchConsumer:
                     failure = classify(exc)
                     if attempts is not None and attempts.give_up(failure):
                         raise
-                    # A demoted primary: the retry must not get its connections again.
-                    await recycle_if_not_primary(exc)
+                    # The retry must not get a connection to a lost or demoted server.
+                    await recycle_after_failover(exc)
                     BATCH_RETRIES.labels(topic=self.topic).inc()
                     if not paused:
                         paused = set(self.consumer.assignment())

@@ -9,7 +9,7 @@ import pytest
 from aiokafka import TopicPartition
 
 from services.fanout.consumer.policy import MAX_HANDLER_ATTEMPTS, Attempts, Failure, classify
-from shared.db.failover import not_primary, unavailable
+from shared.db.failover import not_primary, server_lost, unavailable
 from shared.topics import POSTS
 from tests.unit.fanout.test_consumer_loop import consumer_with, failing_while, run
 
@@ -67,6 +67,27 @@ def test_only_a_read_only_server_counts_as_not_the_primary() -> None:
     assert not_primary(asyncpg.TargetServerAttributeNotMatched("standby"))
     assert not not_primary(server_error("57P01", "terminating connection"))
     assert not not_primary(ConnectionResetError())
+
+
+def test_a_lost_server_is_told_from_a_failed_connection_attempt() -> None:
+    # Every pooled connection to it is suspect: replace them all.
+    for lost in (
+        server_error("57P01", "terminating connection due to administrator command"),
+        server_error("25006", "cannot execute INSERT in a read-only transaction"),
+        asyncpg.ConnectionDoesNotExistError("connection was closed in the middle of operation"),
+        asyncpg.InternalClientError("cannot switch to state 12; another operation is in progress"),
+        asyncpg.InterfaceError("connection is closed"),
+        ConnectionResetError(),
+    ):
+        assert server_lost(lost), lost
+    # A refused attempt or a slow query says nothing about the connections already open.
+    for kept in (
+        server_error("53300", "sorry, too many clients already"),
+        server_error("57P03", "the database system is starting up"),
+        TimeoutError(),
+        server_error("23505", "duplicate key value"),
+    ):
+        assert not server_lost(kept), kept
 
 
 async def test_a_batch_meeting_a_demoted_primary_is_retried_and_committed_not_dead_lettered() -> (
