@@ -19,9 +19,9 @@ from pathlib import Path
 
 from PIL import Image, PngImagePlugin
 
-from services.publisher.media.image_header import image_dimensions, jpeg_scan_count
 from services.publisher.media.inspect import TooLarge, Unsupported
 from shared.events.content import MediaKind
+from shared.media.image_header import ImageHeaderError, image_dimensions, jpeg_scan_count
 
 # A post image is shown at most about 2560 px wide by any client, but admins upload
 # straight from phones: a 12 MP camera photo (4032x3024) and a 4K screenshot (3840x2160)
@@ -79,7 +79,10 @@ def inspect_image(path: Path, mime: str, kind: MediaKind) -> tuple[int, int, byt
     shape = pixel_limit(mime, kind)
     limit = shape[0] * shape[1]
     with path.open("rb") as f:
-        width, height = image_dimensions(f, mime)
+        try:
+            width, height = image_dimensions(f, mime)
+        except ImageHeaderError:
+            raise Unsupported(f"the bytes are not a valid {mime} image") from None
         if width * height > limit:
             raise TooManyPixels(
                 f"this image has {width}x{height} pixels; a {mime} {kind} may have "

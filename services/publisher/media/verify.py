@@ -15,8 +15,8 @@ from pathlib import Path
 
 from services.publisher.media.containers import check_mp4, check_ogg_opus, check_webm
 from services.publisher.media.images import inspect_image
-from services.publisher.media.memory import release_free_memory
 from shared.events.content import MediaKind
+from shared.media.memory import release_free_memory
 
 # The publisher's hosts have two cores; two decodes use both while requests that need no
 # decode go on. Uploads beyond that wait their turn (their bytes are on disk, not in memory).

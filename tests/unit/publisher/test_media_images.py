@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from services.publisher.media.image_header import image_dimensions
 from services.publisher.media.images import (
     MAX_JPEG_SCANS,
     MAX_PHOTO,
@@ -22,6 +21,7 @@ from services.publisher.media.images import (
 )
 from services.publisher.media.inspect import Unsupported
 from shared.events.content import MediaKind
+from shared.media.image_header import image_dimensions
 from tests.support.media_samples import zlib_png
 
 MIMES = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}

@@ -6,7 +6,8 @@ that size, so the next ones come from the heap arenas of the decoding threads; f
 they stay mapped: a burst of decodes left the publisher gigabytes larger for good.
 `malloc_trim(0)` returns every whole free page of every arena.
 
-A no-op where the C library has no `malloc_trim` (musl, macOS).
+Used after image decodes by the publisher (uploads) and web (thumbnails). A no-op where
+the C library has no `malloc_trim` (musl, macOS).
 """
 
 from __future__ import annotations

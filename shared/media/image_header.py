@@ -7,6 +7,8 @@ decoder's canvases while opening, so the check cannot wait for `Image.open`.
 
 `jpeg_scan_count` counts a JPEG's scans: libjpeg decodes a progressive JPEG once per scan
 over the whole image, so thousands of tiny scans make a CPU bomb out of a small file.
+
+Used by the publisher before it accepts an image and by web before it thumbnails one.
 """
 
 from __future__ import annotations
@@ -14,7 +16,10 @@ from __future__ import annotations
 import struct
 from typing import BinaryIO
 
-from services.publisher.media.inspect import Unsupported
+
+class ImageHeaderError(ValueError):
+    """No well-formed header of the image type expected."""
+
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # JPEG start-of-frame markers carry the size; C4 (DHT), C8 (JPG) and CC (DAC) share the
@@ -30,8 +35,9 @@ _SCAN_CHUNK = 1024 * 1024
 
 
 def image_dimensions(f: BinaryIO, mime: str) -> tuple[int, int]:
-    """(width, height) as the header of the image in `f` declares them; raise
-    `Unsupported` when there is no well-formed header. Reads a few KiB at most."""
+    """(width, height) as the header of the image in `f` (of type `mime`: image/png,
+    image/jpeg or image/webp) declares them; raise `ImageHeaderError` when there is no
+    well-formed header. Reads a few KiB at most."""
     f.seek(0)
     if mime == "image/png":
         return _png(f.read(24))
@@ -39,7 +45,7 @@ def image_dimensions(f: BinaryIO, mime: str) -> tuple[int, int]:
         return _webp(f.read(30))
     if mime == "image/jpeg":
         return _jpeg(f)
-    raise Unsupported(f"{mime} is not an image type")
+    raise ImageHeaderError(f"{mime} is not an image type")
 
 
 def jpeg_scan_count(f: BinaryIO) -> int:
@@ -60,14 +66,14 @@ def jpeg_scan_count(f: BinaryIO) -> int:
 def _png(head: bytes) -> tuple[int, int]:
     # The first chunk of every PNG is IHDR (13 bytes: width, height, ...).
     if len(head) < 24 or head[:8] != _PNG_SIGNATURE or head[12:16] != b"IHDR":
-        raise Unsupported("the bytes are not a valid image/png image")
+        raise ImageHeaderError("the bytes are not a valid image/png image")
     width, height = struct.unpack(">II", head[16:24])
     return _checked(width, height, "image/png")
 
 
 def _webp(head: bytes) -> tuple[int, int]:
     if len(head) < 30 or head[:4] != b"RIFF" or head[8:12] != b"WEBP":
-        raise Unsupported("the bytes are not a valid image/webp image")
+        raise ImageHeaderError("the bytes are not a valid image/webp image")
     chunk = head[12:16]
     if chunk == b"VP8X":
         # Extended format: the canvas size, 24 bits each, stored minus one.
@@ -83,12 +89,12 @@ def _webp(head: bytes) -> tuple[int, int]:
         width = int.from_bytes(head[26:28], "little") & 0x3FFF
         height = int.from_bytes(head[28:30], "little") & 0x3FFF
     else:
-        raise Unsupported("the bytes are not a valid image/webp image")
+        raise ImageHeaderError("the bytes are not a valid image/webp image")
     return _checked(width, height, "image/webp")
 
 
 def _jpeg(f: BinaryIO) -> tuple[int, int]:
-    invalid = Unsupported("the bytes are not a valid image/jpeg image")
+    invalid = ImageHeaderError("the bytes are not a valid image/jpeg image")
     if f.read(2) != b"\xff\xd8":
         raise invalid
     for _ in range(_JPEG_MAX_SEGMENTS):
@@ -124,5 +130,5 @@ def _jpeg(f: BinaryIO) -> tuple[int, int]:
 def _checked(width: int, height: int, mime: str) -> tuple[int, int]:
     # A zero height means "defined later" (JPEG's DNL) or nothing at all: refuse both.
     if width <= 0 or height <= 0:
-        raise Unsupported(f"the bytes are not a valid {mime} image")
+        raise ImageHeaderError(f"the bytes are not a valid {mime} image")
     return width, height
