@@ -6,7 +6,8 @@ The "replica" here is a second database on the local Postgres that differs from 
 primary on purpose: it holds a copy of one channel under another name, and nothing else.
 So which database answered a request shows in the response itself: the replica's name
 on a card, a channel only the primary knows answering 404, follows only the primary
-holds. `pg_stat_activity` confirms the read pool's connections are on the replica.
+holds. It is read-only, as a standby is, so the anonymous reads are shown to write
+nothing. `pg_stat_activity` confirms the read pool's connections are on the replica.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import httpx
 import pytest
 
 from tests.integration.feed.builder import create_channel, unique_handle
-from tests.support.databases import database_of, extra_database
+from tests.support.databases import database_of, extra_database, set_read_only
 from tests.support.processes import ServiceProcess
 from tests.support.stack import StackSlice
 from tests.support.tokens import auth
@@ -73,6 +74,12 @@ async def test_anonymous_reads_use_the_read_pool_and_callers_the_primary(
     shared_id = await create_channel(db, handle=handle, name=f"Primary {word}")
     await copy_channel(stack.database_url, replica_url, shared_id, f"Replica {word}")
     primary_only = await create_channel(db, name=f"Only primary {word}")
+    # Read-only like a standby: an anonymous read that tried to write would fail.
+    admin = await asyncpg.connect(stack.admin_database_url)
+    try:
+        await set_read_only(admin, replica_url, True)
+    finally:
+        await admin.close()
 
     feed = await spawn_service(
         "feed", HERALD_DATABASE_READ_URL=f"{replica_url}?application_name={READ_APP}"
