@@ -17,14 +17,20 @@ import os
 import signal
 import sys
 import time
+from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from deploy.cluster import etcd, haproxy, kafka, patroni
 from deploy.cluster.layout import BROKERS, PG_NODES, ClusterLayout
-from deploy.local.stack import log, wait_gone
+from deploy.cluster.proc import wait_exited
+from deploy.local.stack import log
 
 START_TIMEOUT_S = 180.0
+# How often a part that exits right after its start is started again (see `_revive`).
+RESTARTS = 3
 # A restarted node replays its WAL or rewinds, then catches up before it streams again.
 REJOIN_TIMEOUT_S = 120.0
 DATABASE = "herald"
@@ -33,6 +39,7 @@ ROLE = "herald"
 # created in `template1` and `herald` beforehand and the migration's
 # `CREATE EXTENSION IF NOT EXISTS` finds them there.
 EXTENSIONS = ("hll",)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -95,19 +102,17 @@ class DataPlane:
         SystemExit when a part does not come up within its bound."""
         started = time.monotonic()
         self.layout.home.mkdir(parents=True, exist_ok=True)
-        etcd.start_etcd(self.layout)
-        for broker in BROKERS:
-            if kafka.broker_pid(self.layout, broker) is None:
-                kafka.spawn_broker(self.layout, broker)
-        for node in PG_NODES:
-            patroni.start_agent(self.layout, node)
-        haproxy.start_haproxy(self.layout)
-        if not asyncio.run(kafka.wait_serving(self.layout, set(BROKERS), START_TIMEOUT_S)):
-            raise SystemExit(f"kafka brokers did not all serve; see {self.layout.home}/kafka-*")
-        leader = self.wait_pg_leader(START_TIMEOUT_S)
-        (standby,) = [n for n in PG_NODES if n != leader]
-        self._wait_streaming(standby, sync=True, timeout_s=START_TIMEOUT_S)
-        self._wait_routed(leader, standby, timeout_s=30.0)
+        restarts: Counter[str] = Counter()
+        parts = ["etcd", *(f"broker-{b}" for b in BROKERS), *PG_NODES, "haproxy"]
+        self._until("kafka brokers", self._kafka_ready, parts, restarts, START_TIMEOUT_S)
+        leader, standby = self._until(
+            "a Patroni leader with a synchronous standby",
+            self._pg_pair,
+            parts,
+            restarts,
+            START_TIMEOUT_S,
+        )
+        self._until("haproxy routing", lambda: self._routed(leader, standby), parts, restarts, 30.0)
         self._ensure_database()
         log(
             f"cluster data plane ready on base {self.layout.base} in "
@@ -185,11 +190,12 @@ class DataPlane:
 
     def start_broker(self, broker: int) -> None:
         """Start broker `broker` again; returns once every running broker lists it."""
-        if self.broker_pid(broker) is None:
-            kafka.spawn_broker(self.layout, broker)
-        running = {b for b in BROKERS if self.broker_pid(b) is not None}
-        if not asyncio.run(kafka.wait_serving(self.layout, running, START_TIMEOUT_S)):
-            raise SystemExit(f"broker {broker} did not serve again; see its broker.log")
+        running = {b for b in BROKERS if self.broker_pid(b) is not None} | {broker}
+
+        def serving() -> bool | None:
+            return asyncio.run(kafka.all_serving(self.layout, running)) or None
+
+        self._until(f"broker {broker}", serving, [f"broker-{broker}"], Counter(), START_TIMEOUT_S)
 
     async def partition_leaders(self, topic: str) -> dict[int, int]:
         """partition -> leader broker id of `topic` (-1 while leaderless)."""
@@ -227,9 +233,14 @@ class DataPlane:
     def start_pg_node(self, node: str) -> None:
         """Start `node`'s agent again; returns once it streams from the leader as its
         synchronous standby (rewound, or copied afresh when its history diverged)."""
-        patroni.start_agent(self.layout, node)
         # Synchronous again, not just streaming: only then may the next failover pick it.
-        self._wait_streaming(node, sync=True, timeout_s=REJOIN_TIMEOUT_S)
+        self._until(
+            f"{node} streaming as the synchronous standby",
+            lambda: self._streams(node, sync=True),
+            [node],
+            Counter(),
+            REJOIN_TIMEOUT_S,
+        )
 
     def wait_pg_leader(self, timeout_s: float, not_node: str | None = None) -> str:
         """Wait until a node other than `not_node` leads and its Postgres runs read-write;
@@ -254,56 +265,114 @@ class DataPlane:
         members = patroni.cluster_members(self.layout)
         return next((n for n, m in members.items() if m.get("role") == "leader"), None)
 
-    def _wait_streaming(self, node: str, sync: bool, timeout_s: float) -> None:
-        """Wait until the leader's Postgres shows `node` streaming (synchronously, when
-        `sync`) and its Patroni reports it as a running replica."""
+    def _until(
+        self,
+        what: str,
+        probe: Callable[[], T | None],
+        parts: list[str],
+        restarts: Counter[str],
+        timeout_s: float,
+    ) -> T:
+        """Poll `probe` until it gives a value, starting again any of `parts` that is not
+        running on the way; SystemExit naming `what` after `timeout_s`."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            self._revive(parts, restarts)
+            value = probe()
+            if value is not None:
+                return value
+            if time.monotonic() > deadline:
+                raise SystemExit(
+                    f"{what}: not ready within {timeout_s:.0f}s; see {self.layout.home}"
+                )
+            time.sleep(0.5)
+
+    def _revive(self, parts: list[str], restarts: Counter[str]) -> None:
+        """Start each of `parts` that does not run, each at most `RESTARTS` times.
+
+        The cluster's ports lie in Linux's ephemeral port range: for a moment one may be
+        the source port of some outgoing connection, and a server starting then cannot
+        bind it and exits. Starting it again a little later succeeds."""
+        for part in parts:
+            if self._part_pid(part) is not None:
+                continue
+            restarts[part] += 1
+            if restarts[part] > 1 + RESTARTS:
+                raise SystemExit(f"{part} exits right after each start; see {self.layout.home}")
+            try:
+                self._start_part(part)
+            except SystemExit as exc:
+                log(f"{part} did not start ({exc}); trying again")
+
+    def _part_pid(self, part: str) -> int | None:
+        if part == "etcd":
+            return etcd.etcd_pid(self.layout)
+        if part == "haproxy":
+            return haproxy.haproxy_pid(self.layout)
+        if part.startswith("broker-"):
+            return kafka.broker_pid(self.layout, int(part.removeprefix("broker-")))
+        return patroni.patroni_pid(self.layout, part)
+
+    def _start_part(self, part: str) -> None:
+        if part == "etcd":
+            etcd.start_etcd(self.layout)
+        elif part == "haproxy":
+            haproxy.start_haproxy(self.layout)
+        elif part.startswith("broker-"):
+            kafka.spawn_broker(self.layout, int(part.removeprefix("broker-")))
+        else:
+            patroni.start_agent(self.layout, part)
+
+    def _kafka_ready(self) -> bool | None:
+        return asyncio.run(kafka.all_serving(self.layout, set(BROKERS))) or None
+
+    def _pg_pair(self) -> tuple[str, str] | None:
+        """(leader, standby) once the leader runs read-write and the other node streams
+        from it synchronously."""
+        leader = self._pg_leader_or_none()
+        if leader is None or patroni.rest_get(self.layout, leader, "/primary")[0] != 200:
+            return None
+        (standby,) = [n for n in PG_NODES if n != leader]
+        return (leader, standby) if self._streams(standby, sync=True) else None
+
+    def _streams(self, node: str, sync: bool) -> bool | None:
+        """Whether the leader's Postgres shows `node` streaming (synchronously, when
+        `sync`) and Patroni lists it running as a replica (the synchronous standby)."""
+        leader = self._pg_leader_or_none()
+        if leader is None or leader == node:
+            return None
         query = (
             "SELECT sync_state FROM pg_stat_replication "
             f"WHERE application_name = '{node}' AND state = 'streaming'"
         )
-        deadline = time.monotonic() + timeout_s
-        last = ""
-        while time.monotonic() < deadline:
-            leader = self._pg_leader_or_none()
-            if leader is not None and leader != node:
-                try:
-                    last = patroni.psql(self.layout, self.layout.pg_port(leader), query)
-                except Exception as exc:  # the leader may be restarting; try again
-                    last = str(exc)
-                member = patroni.cluster_members(self.layout).get(node, {})
-                roles = ("sync_standby",) if sync else ("replica", "sync_standby")
-                replica_ok = (
-                    patroni.rest_get(self.layout, node, "/replica")[0] == 200
-                    and member.get("state") == "running"
-                    and member.get("role") in roles
-                )
-                if replica_ok and last and (last == "sync" or not sync):
-                    return
-            time.sleep(0.5)
-        raise SystemExit(
-            f"{node} does not stream{' synchronously' if sync else ''} within "
-            f"{timeout_s:.0f}s (last: {last!r}); see {patroni.node_home(self.layout, node)}"
+        try:
+            sync_state = patroni.psql(self.layout, self.layout.pg_port(leader), query)
+        except Exception:  # the leader may be restarting; ask again
+            return None
+        member = patroni.cluster_members(self.layout).get(node, {})
+        roles = ("sync_standby",) if sync else ("replica", "sync_standby")
+        streaming = (
+            bool(sync_state)
+            and (sync_state == "sync" or not sync)
+            and patroni.rest_get(self.layout, node, "/replica")[0] == 200
+            and member.get("state") == "running"
+            and member.get("role") in roles
         )
+        return streaming or None
 
-    def _wait_routed(self, leader: str, replica: str, timeout_s: float) -> None:
-        """Wait until HAProxy's primary port reaches `leader` and its replica port `replica`."""
+    def _routed(self, leader: str, replica: str) -> bool | None:
+        """Whether HAProxy's primary port reaches `leader` and its replica port `replica`."""
         want = {
             self.layout.pg_primary_port: str(self.layout.pg_port(leader)),
             self.layout.pg_replica_port: str(self.layout.pg_port(replica)),
         }
-        deadline = time.monotonic() + timeout_s
-        while True:
-            seen = {}
-            for port in want:
-                try:
-                    seen[port] = patroni.psql(self.layout, port, "SELECT inet_server_port()")
-                except Exception:
-                    seen[port] = ""
-            if seen == want:
-                return
-            if time.monotonic() > deadline:
-                raise SystemExit(f"haproxy does not route as expected: {seen} != {want}")
-            time.sleep(0.5)
+        for port, server in want.items():
+            try:
+                if patroni.psql(self.layout, port, "SELECT inet_server_port()") != server:
+                    return None
+            except Exception:
+                return None
+        return True
 
     def _ensure_database(self) -> None:
         """Role and database `herald` with the extensions the migrations need (idempotent)."""
@@ -331,7 +400,7 @@ class DataPlane:
 
     @staticmethod
     def _wait_dead(pid: int, name: str) -> None:
-        if not wait_gone(pid, 30.0):
+        if not wait_exited(pid, 30.0):
             raise RuntimeError(f"{name} (pid {pid}) still runs after SIGKILL")
 
 

@@ -9,16 +9,15 @@ cluster's home with its properties, data, log and pid file.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import subprocess
-import time
 import uuid
 from pathlib import Path
 
 from deploy.cluster.layout import BROKERS, ClusterLayout
-from deploy.local.stack import JARS, kafka_java_cmd, pid_alive, port_open, stop_pid
+from deploy.cluster.proc import live_pid
+from deploy.local.stack import JARS, kafka_java_cmd, port_open, stop_pid
 
 # Three brokers share two cores and 24 GiB with two Postgres nodes and twelve service
 # processes: 384 MiB each holds the test and chaos loads (the local broker has 512 MiB).
@@ -100,7 +99,7 @@ def cluster_id(layout: ClusterLayout) -> str:
 
 def broker_pid(layout: ClusterLayout, broker: int) -> int | None:
     """The pid of node `broker` if it runs."""
-    return pid_alive(pid_file(layout, broker))
+    return live_pid(pid_file(layout, broker))
 
 
 def spawn_broker(layout: ClusterLayout, broker: int) -> int:
@@ -184,15 +183,11 @@ async def serving_brokers(layout: ClusterLayout, broker: int) -> set[int]:
         await admin.close()
 
 
-async def wait_serving(layout: ClusterLayout, brokers: set[int], timeout_s: float) -> bool:
-    """Wait until each of `brokers` answers metadata and lists all of them as serving."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        views = [await serving_brokers(layout, b) for b in sorted(brokers)]
-        if all(brokers <= view for view in views) and quorum_leader(layout) is not None:
-            return True
-        await asyncio.sleep(0.5)
-    return False
+async def all_serving(layout: ClusterLayout, brokers: set[int]) -> bool:
+    """Whether each of `brokers` answers metadata and lists all of them as serving, with a
+    quorum leader known."""
+    views = [await serving_brokers(layout, b) for b in sorted(brokers)]
+    return all(brokers <= view for view in views) and quorum_leader(layout) is not None
 
 
 async def partition_leaders(layout: ClusterLayout, topic: str) -> dict[int, int]:

@@ -25,7 +25,8 @@ from typing import Any
 import yaml  # type: ignore[import-untyped]
 
 from deploy.cluster.layout import PG_NODES, ClusterLayout
-from deploy.local.stack import pg_bindir, pid_alive, port_open, stop_pid
+from deploy.cluster.proc import live_pid
+from deploy.local.stack import pg_bindir, port_open, stop_pid
 
 PATRONI = Path("/usr/bin/patroni")
 SUPERUSER = "postgres"
@@ -151,7 +152,7 @@ def pid_file(layout: ClusterLayout, node: str) -> Path:
 
 
 def patroni_pid(layout: ClusterLayout, node: str) -> int | None:
-    return pid_alive(pid_file(layout, node))
+    return live_pid(pid_file(layout, node))
 
 
 def postmaster_pid(layout: ClusterLayout, node: str) -> int | None:
@@ -174,7 +175,11 @@ def start_agent(layout: ClusterLayout, node: str) -> int:
         return running
     if not PATRONI.exists():
         raise SystemExit("patroni missing: run `make bootstrap` (Debian package patroni)")
-    for port in (layout.pg_port(node), layout.patroni_rest_port(node)):
+    # The node's own postmaster may have outlived a killed agent; the new agent adopts it.
+    ports = [layout.patroni_rest_port(node)]
+    if postmaster_pid(layout, node) is None:
+        ports.append(layout.pg_port(node))
+    for port in ports:
         if port_open(port):
             raise SystemExit(f"port {port} is taken by another process")
     home = node_home(layout, node)
