@@ -9,8 +9,8 @@ disagree about whether "the server is read-only" is the caller's fault.
 
 Unavailable (`unavailable`):
 - no connection: refused, reset, unresolvable or timed out (`ConnectionError`,
-  `socket.gaierror`, `TimeoutError`), every SQLSTATE
-  of class 08 (connection exception), asyncpg's closed-connection and pool-state errors;
+  `socket.gaierror`, `TimeoutError`), every SQLSTATE of class 08 (connection
+  exception), asyncpg's closed-connection and pool-state errors;
 - the server is going away or not taking work: 57P01 `admin_shutdown` (a fast shutdown
   or `pg_terminate_backend`), 57P02 `crash_shutdown`, 57P03 `cannot_connect_now` (still
   starting, or in recovery), 53300 `too_many_connections` (a new primary filling up as
@@ -20,6 +20,9 @@ Unavailable (`unavailable`):
   `TargetServerAttributeNotMatched` when a new connection lands on a standby;
 - asyncpg's `InternalClientError` family: seen when a pooled connection's previous
   operation was cut off by a server restart.
+
+Of these, `server_lost` are the ones that also condemn the other connections to the
+same server (the pool replaces them all, see `shared.db.pool.recycle_after_failover`).
 
 Not unavailable: anything else Postgres answers (a constraint, a bad value, a
 serialization failure — the latter is retryable, but it is a property of the work, not of

@@ -1,7 +1,10 @@
 """RFC 9457 problem responses (`application/problem+json`) for every error Herald returns.
 
 Raise `Problem` from a handler or dependency; `install_problem_handlers` turns it, request
-validation errors (422) and any other HTTP error into the same shape. Unexpected
+validation errors (422) and any other HTTP error into the same shape. A database that is
+unreachable, going away or not the primary (`shared.db.failover`) and a broker that does
+not acknowledge become a 503 with `Retry-After`; after a lost or demoted database server
+the pools' connections are replaced, so the retry gets a fresh one. Unexpected
 exceptions become a 500 whose body says nothing about internals.
 """
 
