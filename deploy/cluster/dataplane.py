@@ -90,7 +90,10 @@ class ClusterStatus:
 
 
 class DataPlane:
-    """The brokers, etcd, Patroni nodes and HAProxy of the cluster on `layout`."""
+    """The brokers, etcd, Patroni nodes and HAProxy of the cluster on `layout`.
+
+    Every method but the `async` ones blocks (some run an event loop of their own): call
+    them from a thread (`asyncio.to_thread`) inside async code."""
 
     def __init__(self, layout: ClusterLayout) -> None:
         self.layout = layout

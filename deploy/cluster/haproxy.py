@@ -45,6 +45,8 @@ def pg_backend(layout: ClusterLayout, name: str, check_path: str) -> list[str]:
         "    mode tcp",
         f"    timeout server {POOL_IDLE_TIMEOUT}",
         "    option tcpka",
+        # HAProxy ends each check with a TCP reset, which Patroni 3.0 logs as a
+        # ConnectionResetError traceback: noise, not a fault (patroni/patroni#2278).
         "    option httpchk",
         f"    http-check send meth GET uri {check_path}",
         "    http-check expect status 200",
