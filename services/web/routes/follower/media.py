@@ -4,7 +4,9 @@ own request to the feed would be anonymous).
 
 Bytes are relayed as the feed sends them (type, length, ranges for seeking in video and
 voice). A thumbnail is the photo scaled to fit THUMB_EDGE pixels, as WebP, made off the
-event loop; media are ephemeral, so both are cached privately and briefly.
+event loop, at most THUMB_SLOTS at once and only for photos whose header declares at
+most THUMB_SOURCE_MAX_PIXELS (anonymous visitors ask for them, and decoding is what costs
+memory); media are ephemeral, so both are cached privately and briefly.
 """
 
 from __future__ import annotations
@@ -21,12 +23,20 @@ from PIL import Image
 
 from services.web.auth.deps import MaybeAuthenticated
 from services.web.routes.follower.deps import Api, token_of
+from shared.media.image_header import image_dimensions
+from shared.media.memory import release_free_memory
 
 router = APIRouter()
 
 THUMB_EDGE = 480
 # A photo is at most 16 MiB (the publisher's limit); anything larger is not thumbnailed.
 THUMB_SOURCE_MAX = 16 * 1024 * 1024
+# The publisher's largest photo (4096x3072, ≤ 50 MB decoded); anything larger predates
+# that limit and is not thumbnailed.
+THUMB_SOURCE_MAX_PIXELS = 4096 * 3072
+# Decodes at once (two cores); more requests wait their turn.
+THUMB_SLOTS = 2
+_thumb_slots: asyncio.Semaphore | None = None
 CACHE = "private, max-age=300"
 # Connecting and each read; a long video streams for as long as it keeps moving.
 STREAM_TIMEOUT = httpx.Timeout(10.0)
@@ -83,17 +93,30 @@ async def thumbnail(media_id: UUID, api: Api, session: MaybeAuthenticated) -> Re
         or len(response.content) > THUMB_SOURCE_MAX
     ):
         return Response(status_code=404)
+    global _thumb_slots
+    if _thumb_slots is None:
+        _thumb_slots = asyncio.Semaphore(THUMB_SLOTS)
+    mime = response.headers["content-type"].split(";")[0].strip()
     try:
-        data = await asyncio.to_thread(_thumbnail, response.content)
+        async with _thumb_slots:
+            data = await asyncio.to_thread(_thumbnail, response.content, mime)
     except (OSError, ValueError, Image.DecompressionBombError):
         return Response(status_code=404)
     return Response(data, media_type="image/webp", headers={"cache-control": CACHE})
 
 
-def _thumbnail(source: bytes) -> bytes:
-    """`source` scaled down to fit THUMB_EDGE by THUMB_EDGE, as WebP."""
-    with Image.open(io.BytesIO(source)) as image:
-        image.thumbnail((THUMB_EDGE, THUMB_EDGE))
-        out = io.BytesIO()
-        image.convert("RGB").save(out, format="WEBP", quality=80)
-        return out.getvalue()
+def _thumbnail(source: bytes, mime: str) -> bytes:
+    """`source` (a `mime` image) scaled down to fit THUMB_EDGE by THUMB_EDGE, as WebP;
+    ValueError when its header declares more than THUMB_SOURCE_MAX_PIXELS."""
+    width, height = image_dimensions(io.BytesIO(source), mime)
+    if width * height > THUMB_SOURCE_MAX_PIXELS:
+        raise ValueError("too many pixels to thumbnail")
+    try:
+        with Image.open(io.BytesIO(source), formats=["JPEG", "PNG", "WEBP"]) as image:
+            image.thumbnail((THUMB_EDGE, THUMB_EDGE))
+            out = io.BytesIO()
+            image.convert("RGB").save(out, format="WEBP", quality=80)
+            return out.getvalue()
+    finally:
+        # A decode's freed heap would otherwise stay with the process.
+        release_free_memory()
