@@ -207,6 +207,20 @@ async def test_a_channel_created_with_a_body_sent_with_its_head_in_one_write(
     writer.close()
 
 
+@pytest.mark.parametrize("name", SERVICES)
+async def test_pipelined_heads_are_each_held_to_the_cap_not_their_sum(
+    bounded: dict[str, ServiceProcess], name: str
+) -> None:
+    # One write, two requests of 10 KiB heads each (20 KiB together): both are answered.
+    filler = "X-Filler: " + "a" * 10_240
+    reader, writer = await _connect(bounded[name].port)
+    writer.write(_get("/healthz", filler) + _get("/healthz", filler))
+    await writer.drain()
+    assert (await _response(reader))[0] == 200
+    assert (await _response(reader))[0] == 200
+    writer.close()
+
+
 async def _trickle(writer: asyncio.StreamWriter, head: bytes) -> None:
     """Send `head` a byte at a time, a few bytes a second, until the connection fails."""
     with contextlib.suppress(ConnectionError):
