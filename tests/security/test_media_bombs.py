@@ -1,6 +1,7 @@
 """Image decompression bombs: a few KiB that decode to hundreds of MB are refused from
 their header (413, nothing stored), and the largest images the publisher accepts keep its
-memory bounded, one at a time and in a burst, and given back afterwards.
+memory bounded, one at a time and in a burst, and given back afterwards. The upload form
+itself is bounded too: a part's headers, and the number of parts.
 
 Memory is read from the publisher's own process (`/proc/<pid>/status`): VmRSS now, VmHWM
 the peak since it was last reset (writing 5 to `/proc/<pid>/clear_refs`). Measured on a
@@ -27,6 +28,7 @@ from tests.integration.publisher.conftest import create_channel, image_bytes, up
 from tests.support.media_samples import zlib_png
 from tests.support.processes import ServiceProcess
 from tests.support.stack import StackSlice
+from tests.support.tokens import auth
 
 MIB = 1024 * 1024
 # Issue 19's bounds: growth of the publisher's resident memory over its baseline.
@@ -78,6 +80,45 @@ async def test_image_bombs_are_refused_and_nothing_is_stored(
     )
     assert stored == 0
     assert _media_files(stack.media_dir) == files_before
+
+
+async def test_oversized_form_part_headers_and_many_parts_are_refused(
+    pub: httpx.AsyncClient, db: asyncpg.Pool
+) -> None:
+    channel = await create_channel(pub)
+    boundary = "herald-boundary"
+    png = image_bytes("PNG")
+
+    def part(headers: bytes, body: bytes) -> bytes:
+        return b"--" + boundary.encode() + b"\r\n" + headers + b"\r\n\r\n" + body + b"\r\n"
+
+    file_part = part(b'Content-Disposition: form-data; name="file"; filename="a.png"', png)
+    bodies = {
+        # One part header of 4 MiB: the multipart parser refuses it (400), see below.
+        "huge part header": part(
+            b'Content-Disposition: form-data; name="file"; filename="' + b"a" * (4 * MIB) + b'"',
+            png,
+        ),
+        # Thousands of tiny parts before the file.
+        "many parts": part(b'Content-Disposition: form-data; name="kind"', b"photo") * 5000
+        + file_part,
+    }
+    for name, body in bodies.items():
+        response = await pub.post(
+            f"/v1/channels/{channel.channel_id}/media",
+            content=body + b"--" + boundary.encode() + b"--\r\n",
+            headers={
+                **auth(channel.owner),
+                "content-type": f"multipart/form-data; boundary={boundary}",
+            },
+        )
+        expected = 400 if name == "huge part header" else 422
+        assert response.status_code == expected, (name, response.text)
+        assert response.headers["content-type"] == "application/problem+json"
+    stored = await db.fetchval(
+        "SELECT count(*) FROM media WHERE channel_id = $1", UUID(channel.channel_id)
+    )
+    assert stored == 0
 
 
 def _status_bytes(pid: int, field: str) -> int:

@@ -32,6 +32,9 @@ from shared.events.content import MediaKind
 from shared.http.problems import Problem
 
 _KIND_FIELD_MAX = 16
+# The form has two fields (`file`, `kind`); a body of many tiny parts is refused early
+# (the parser bounds each part's headers: 8 lines of at most ~4 KiB, a 400).
+_MAX_PARTS = 4
 
 
 class Upload:
@@ -121,8 +124,12 @@ async def receive_upload(request: Request, directory: Path) -> Upload:
     field: dict[str, bytes] = {}
     headers: dict[bytes, bytes] = {}
     part: dict[str, object] = {"name": None, "value": bytearray()}
+    counts = {"parts": 0}
 
     def on_part_begin() -> None:
+        counts["parts"] += 1
+        if counts["parts"] > _MAX_PARTS:
+            raise Problem(422, "form fields are 'file' and 'kind' only", type_="validation")
         headers.clear()
         field.clear()
         part["name"] = None
