@@ -42,13 +42,15 @@ async def test_local_prometheus_scrapes_a_service_and_answers_queries(
 ) -> None:
     assert prometheus.binary() is not None, "prometheus not found: run `make bootstrap`"
     instance = prometheus.LocalPrometheus(home=tmp_path / "prometheus", port=free_port())
-    url = await asyncio.to_thread(prometheus.start, {"publisher": publisher.port}, instance, "1s")
+    # Its operations port: the publisher serves /metrics there only.
+    targets = {"publisher": publisher.ops_port}
+    url = await asyncio.to_thread(prometheus.start, targets, instance, "1s")
     try:
         pid = pid_alive(instance.pid)
         assert pid is not None
         async with httpx.AsyncClient(base_url=url, timeout=5.0) as client:
             up = await poll(client, 'up{job="publisher"} == 1')
-            assert up[0]["metric"]["instance"] == f"127.0.0.1:{publisher.port}"
+            assert up[0]["metric"]["instance"] == f"127.0.0.1:{publisher.ops_port}"
             info = await poll(client, 'herald_build_info{job="publisher"}')
             assert info[0]["metric"]["service"] == "publisher"
             rules = (await client.get("/api/v1/rules")).json()["data"]["groups"]
