@@ -2,9 +2,11 @@
 
 No encoder is needed: each container's framing is written field by field from its
 specification (ISO/IEC 14496-12 boxes, Matroska/EBML elements, Ogg pages per RFC 3533 with
-an Opus stream per RFC 7845). The media payloads are token bytes (one VP8/AVC-sized blob,
-a silent Opus frame), so players may not render them, but every container-level field a
-parser checks is as a real encoder writes it.
+an Opus stream per RFC 7845). The MP4 and WebM payloads are token bytes, so players may
+not render them, but every container-level field a parser checks is as a real muxer
+writes it; the Ogg/Opus stream is real (Chromium decodes `ogg_opus(50)` to 0.99 s of
+silence). Recordings of Chromium's MediaRecorder (WebM with unknown sizes, fragmented
+MP4) pass the publisher's checks the same way as these.
 
 `ogg_crc` is written out bit by bit here, independent of the publisher's table-free
 version, so each checks the other.
