@@ -65,7 +65,7 @@ class TooManyPixels(TooLarge):
 
 
 def pixel_limit(mime: str, kind: MediaKind) -> tuple[int, int]:
-    """The largest image of `kind` and type `mime` accepted, as a widthxheight whose area
+    """The largest image of `kind` and type `mime` accepted, as width by height, whose area
     bounds the pixel count (any shape of at most that many pixels is accepted)."""
     if kind is MediaKind.STICKER:
         return MAX_STICKER

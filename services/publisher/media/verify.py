@@ -4,7 +4,7 @@ Images are decoded (`images`), videos and voice notes have their container walke
 (`containers`). The work runs in worker threads, at most `DECODE_SLOTS` at once: each
 image decode may take ~100 MB for a moment, and unbounded parallel decodes multiplied
 that by the number of concurrent uploads. Heap memory freed by a large decode is handed
-back to the system (`memory`) so a burst does not leave the process larger.
+back to the system (`shared.media.memory`) so a burst does not leave the process larger.
 """
 
 from __future__ import annotations
