@@ -14,7 +14,9 @@ the redundancy), and small connection pools: two Postgres nodes of about 300 con
 serve every process twice over (pool sizes below), on a 2-core machine where more
 connections would only queue.
 
-The schema is migrated once, through the primary port, before any service starts.
+The schema is migrated once, through the primary port, and the topics are created once
+(replication factor 3, `min.insync.replicas` 2), before any service starts: twelve
+processes racing to create them would each meet a topic the other brokers do not know yet.
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ import httpx
 from deploy.cluster.layout import REPLICAS, ROOT, SERVICES, ClusterLayout
 from shared.db.migrate import migrate
 from shared.push.vapid import load_or_create_private_key
+from shared.settings import HeraldSettings
+from shared.topics import ensure_topics
 
 # The variable that sets each service's own port (its HTTP API, or its ops endpoints).
 PORT_VARS = {
@@ -170,6 +174,18 @@ async def migrate_primary(database_url: str, timeout_s: float = MIGRATE_TIMEOUT_
         await conn.close()
 
 
+async def create_topics(env: Mapping[str, str]) -> list[str]:
+    """Create Herald's topics as the processes of `env` would (its namespace, brokers,
+    replication factor and min.insync.replicas); returns the names created."""
+    settings = HeraldSettings(
+        namespace=env.get("HERALD_NAMESPACE", ""),
+        kafka_bootstrap=env["HERALD_KAFKA_BOOTSTRAP"],
+        kafka_replication_factor=int(env["HERALD_KAFKA_REPLICATION_FACTOR"]),
+        kafka_min_insync_replicas=int(env["HERALD_KAFKA_MIN_INSYNC_REPLICAS"]),
+    )
+    return await ensure_topics(settings)
+
+
 def _running(pid: int) -> bool:
     """A live process (a zombie, finished but not reaped, is not)."""
     try:
@@ -226,9 +242,9 @@ class ClusterServices:
             raise RuntimeError(f"{process.name} already runs (pid {running})")
         self.pid_dir.mkdir(parents=True, exist_ok=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        env = service_env(self.layout, process, self._shared_env(), os.environ, self.extra_env)
+        env = self.env(process)
         with self.log_file(process).open("ab") as log:
-            child = subprocess.Popen(  # noqa: S603 - this interpreter, fixed arguments
+            child = subprocess.Popen(
                 [sys.executable, "-m", f"services.{process.service}"],
                 env=env,
                 cwd=ROOT,
@@ -295,9 +311,10 @@ class ClusterServices:
 
     # --- the whole set ---------------------------------------------------------------
     def start(self, timeout_s: float = START_TIMEOUT_S) -> None:
-        """Migrate through the primary port, then start every process that does not run
-        yet and wait until all are ready."""
+        """Migrate through the primary port and create the topics, then start every
+        process that does not run yet and wait until all are ready."""
         asyncio.run(migrate_primary(self.layout.database_url))
+        asyncio.run(create_topics(self.env(MEMBERS[0])))
         missing = tuple(p for p in MEMBERS if self.pid(p) is None)
         for process in missing:
             self.spawn(process)
@@ -331,6 +348,9 @@ class ClusterServices:
             if process.name not in left:
                 self.pid_file(process).unlink(missing_ok=True)
         return left
+
+    def env(self, process: Member) -> dict[str, str]:
+        return service_env(self.layout, process, self._shared_env(), os.environ, self.extra_env)
 
     # --- internals -------------------------------------------------------------------
     def _shared_env(self) -> dict[str, str]:

@@ -102,6 +102,12 @@ class LagProbe:
         # The last measurement, and why the last failed one failed (for a trial's report).
         self.last: int | None = None
         self.last_error = ""
+        # Which partitions were behind at the last measurement, and by how much.
+        self.where: list[str] = []
+        # Whether the last measurement found committed everything the log held at the one
+        # before it (None: there was no such pair of measurements).
+        self.caught_up: bool | None = None
+        self._previous_ends: dict[TopicPartition, int] = {}
 
     async def _clients(self) -> tuple[AIOKafkaAdminClient, AIOKafkaConsumer]:
         if self.admin is None or self.consumer is None:
@@ -125,12 +131,16 @@ class LagProbe:
         except Exception as exc:
             self.last_error = f"{type(exc).__name__}: {exc}"[:200]
             await self.close()
-            self.last = None
+            self.last = self.caught_up = None
+            self._previous_ends = {}
         return self.last
 
     async def _lag(self) -> int:
         admin, consumer = await self._clients()
         total = 0
+        where: list[str] = []
+        all_ends: dict[TopicPartition, int] = {}
+        caught_up = bool(self._previous_ends)
         for group, topic in FANOUT_GROUPS.items():
             name = self.stack.topic(topic)
             # Asked of the broker each time (the consumer's own metadata cache never holds
@@ -151,7 +161,16 @@ class LagProbe:
             for tp in tps:
                 done = committed.get(tp)
                 base = done.offset if done is not None and done.offset >= 0 else starts[tp]
-                total += max(0, ends[tp] - base)
+                behind = max(0, ends[tp] - base)
+                all_ends[tp] = ends[tp]
+                caught_up = caught_up and base >= self._previous_ends.get(tp, 0)
+                total += behind
+                if behind:
+                    uncommitted = "" if done is not None and done.offset >= 0 else " (no commit)"
+                    where.append(f"{topic}[{tp.partition}] {behind}{uncommitted}")
+        self.where = where
+        self.caught_up = caught_up if self._previous_ends else None
+        self._previous_ends = all_ends
         return total
 
     async def close(self) -> None:

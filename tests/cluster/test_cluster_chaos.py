@@ -115,7 +115,13 @@ async def test_cluster_faults_under_load(cluster_system: ClusterSystem) -> None:
     probe = LagProbe(system.names)
     checker = Checker(feed, database_url, told, world, expired_channel, expired_posts)
     runner = Runner(
-        system, probe, Load(client, world, seed), checker, seed, injector=inject_cluster
+        system,
+        probe,
+        Load(client, world, seed),
+        checker,
+        seed,
+        injector=inject_cluster,
+        drained_when_caught_up=True,
     )
     started = time.monotonic()
     try:
