@@ -64,6 +64,8 @@ DB_POOL_MAX = {"publisher": 5, "fanout": 4, "feed": 6, "retention": 2, "push": 3
 # Started together on 2 cores, twelve processes take a while to import and connect.
 START_TIMEOUT_S = 180.0
 STOP_TIMEOUT_S = 30.0
+# Starts of a process that found its port taken (see `wait_ready`).
+BIND_RETRIES = 3
 MIGRATE_TIMEOUT_S = 90.0
 
 
@@ -290,10 +292,18 @@ class ClusterServices:
         """Until every one answers /readyz 200; RuntimeError naming those that exited or
         never became ready (with their log's last lines)."""
         waiting = set(processes)
+        respawns = dict.fromkeys(processes, BIND_RETRIES)
         deadline = time.monotonic() + timeout_s
         while waiting:
             for process in sorted(waiting):
                 if self.pid(process) is None:
+                    tail = self.log_tail(process, lines=5)
+                    if "address already in use" in tail and respawns[process] > 0:
+                        # Cluster ports lie in the kernel's ephemeral range: an outgoing
+                        # connection may hold one for a moment. Try again.
+                        respawns[process] -= 1
+                        self.spawn(process)
+                        continue
                     raise RuntimeError(f"{process.name} exited:\n{self.log_tail(process)}")
                 if self.ready(process):
                     waiting.discard(process)
