@@ -36,7 +36,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 
-from deploy.cluster.layout import REPLICAS, ROOT, SERVICES, ClusterLayout
+from deploy.cluster.layout import HTTP_FRONTS, REPLICAS, ROOT, SERVICES, ClusterLayout
 from shared.db.migrate import migrate
 from shared.push.vapid import load_or_create_private_key
 from shared.settings import HeraldSettings
@@ -64,6 +64,8 @@ DB_POOL_MAX = {"publisher": 5, "fanout": 4, "feed": 6, "retention": 2, "push": 3
 # Started together on 2 cores, twelve processes take a while to import and connect.
 START_TIMEOUT_S = 180.0
 STOP_TIMEOUT_S = 30.0
+# HAProxy checks each server every second and needs two good checks to send it traffic.
+FRONT_TIMEOUT_S = 30.0
 # Starts of a process that found its port taken (see `wait_ready`).
 BIND_RETRIES = 3
 MIGRATE_TIMEOUT_S = 90.0
@@ -329,6 +331,21 @@ class ClusterServices:
         for process in missing:
             self.spawn(process)
         self.wait_ready(missing, timeout_s)
+        self.wait_fronts(FRONT_TIMEOUT_S)
+
+    def wait_fronts(self, timeout_s: float) -> None:
+        """Until HAProxy's front of each HTTP pair answers /readyz 200: its health checks
+        need a few seconds to see a process that just became ready."""
+        deadline = time.monotonic() + timeout_s
+        for service in HTTP_FRONTS:
+            url = f"{front_url(self.layout, service)}/readyz"
+            while True:
+                with contextlib.suppress(httpx.HTTPError):
+                    if httpx.get(url, timeout=2).status_code == 200:
+                        break
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"HAProxy's {service} front does not answer: {url}")
+                time.sleep(0.25)
 
     def status(self) -> list[ProcessState]:
         states = []
