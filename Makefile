@@ -23,7 +23,7 @@ help:
 	@echo "make cluster    3 Kafka brokers, Patroni Postgres pair, HAProxy, 2 of each service (background)"
 	@echo "make cluster-status   who leads what, each service process, HAProxy's backends"
 	@echo "make cluster-stop     stop the cluster (services, then the data plane)"
-	@echo "make chaos-cluster    cluster-mode faults under load, 12 trials (its own cluster)"
+	@echo "make chaos-cluster    cluster-mode faults under load, 18 trials: each of 9 kinds twice"
 
 bootstrap:
 	@bash deploy/local/bootstrap.sh
@@ -105,7 +105,7 @@ cluster-status:
 # Fault injection in cluster mode, on a cluster of its own (port base
 # CHAOS_CLUSTER_PORT_BASE): broker leader and Postgres primary kills, one process of each
 # service killed, a fan-out paused for 20 s; prints the table, writes .local/chaos/cluster-*.json.
-CLUSTER_CHAOS_TRIALS ?= 12
+CLUSTER_CHAOS_TRIALS ?= 18
 CHAOS_CLUSTER_PORT_BASE ?= 41000
 chaos-cluster: bootstrap
 	HERALD_TEST_CLUSTER_PORT_BASE=$(CHAOS_CLUSTER_PORT_BASE) \
