@@ -154,6 +154,7 @@ async def kill_kafka_leader(system: ClusterSystem, proof: Proof, rng: random.Ran
         raise RuntimeError(f"no partition leaders known for {system.posts_topic}")
     target, led = Counter(before.values()).most_common(1)[0]
     moved = [p for p, b in before.items() if b == target]
+    proof.struck = time.monotonic()
     killed_pid = await asyncio.to_thread(system.plane.kill_broker, target)
     started = time.monotonic()
     after: dict[int, int] = {}
@@ -223,6 +224,7 @@ async def kill_pg_primary(
 ) -> None:
     plane = system.plane
     last = await fresh_ack(told, publishes)
+    proof.struck = time.monotonic()
     node, postmaster, agent = await asyncio.to_thread(plane.kill_pg_primary)
     killed_at = time.monotonic()
     new = await asyncio.to_thread(plane.wait_pg_leader, PG_FAILOVER_S, node)
@@ -282,6 +284,7 @@ async def kill_one(
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(publishes.started.wait(), timeout=5)
         await asyncio.sleep(rng.uniform(0.0, publishes.latency_s))
+    proof.struck = time.monotonic()
     before = await asyncio.to_thread(system.services.kill, process)
     if service in HTTP_FRONTS:
         status = await front_answers(system, service)

@@ -135,6 +135,9 @@ class Proof:
     notes: list[str] = field(default_factory=list)
     failed_before: int = 0
     max_lag: int = 0
+    # When the fault struck (monotonic), if the injector waited for a moment first (a
+    # fresh acknowledgement): recovery and publishing times count from here.
+    struck: float | None = None
 
     def window_closed(self, told: Told) -> None:
         failed = failed_requests(told, FELT_BY.get(self.fault)) - self.failed_before

@@ -117,6 +117,7 @@ class Runner:
             proof = await self.injector(
                 fault, self.cluster, self.probe, self.load.told, rng, self.load.publishes
             )
+            injected = proof.struck or injected
             recovery = await lag_zero(
                 self.probe, injected, RECOVERY_TIMEOUT_S, self.drained_when_caught_up
             )
