@@ -34,6 +34,9 @@ from tests.chaos.load import UNKNOWN, Load, PublishTiming, Told
 
 RECOVERY_TIMEOUT_S = 120.0
 SETTLE_TIMEOUT_S = 30.0
+# A trial's lag may drain before a publish begun after the fault is answered (a killed
+# single publisher restarting): the trial waits this long more for one.
+PUBLISH_WAIT_S = 30.0
 FIELDS = ("lost", "duplicated", "wrong_counts", "seq_errors", "unexpected", "expired")
 
 
@@ -76,6 +79,17 @@ async def lag_zero(
             return time.monotonic() - since
         await asyncio.sleep(0.25)
     return None
+
+
+async def publishing_again(publishes: PublishTiming, since: float) -> float | None:
+    """Seconds from `since` until a publish begun after it was acknowledged, waiting (the
+    load still running) up to PUBLISH_WAIT_S for one (None: none was)."""
+    deadline = time.monotonic() + PUBLISH_WAIT_S
+    while True:
+        again = publishes.works_again(since)
+        if again is not None or time.monotonic() > deadline:
+            return again
+        await asyncio.sleep(0.25)
 
 
 async def settle(checker: Checker, probe: LagProbe) -> Findings:
@@ -129,9 +143,9 @@ class Runner:
                     else f"probe failed: {self.probe.last_error}"
                 )
                 proof.notes.append(f"lag not drained ({why})")
-            publish_s = self.load.publishes.works_again(injected)
             proof.window_closed(self.load.told)
             await asyncio.sleep(1.0)
+            publish_s = await publishing_again(self.load.publishes, injected)
             await self.load.stop()
             found = await settle(self.checker, self.probe)
             self.last = found
