@@ -265,6 +265,7 @@ async def inject(
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(publishes.started.wait(), timeout=5)
             await asyncio.sleep(rng.uniform(0.0, publishes.latency_s))
+        proof.struck = time.monotonic()
         cluster.kill(name)
         killed = cluster.returncode(name) == -signal.SIGKILL
         if fault is Fault.KILL_FANOUT:
