@@ -91,7 +91,7 @@ chaos: bootstrap
 
 # Cluster mode on one machine (deploy/cluster): three KRaft brokers, etcd, two Postgres
 # nodes under Patroni, HAProxy, two processes of each service. `make cluster` returns once
-# everything answers and leaves it running; ports from HERALD_CLUSTER_PORT_BASE (40000).
+# everything answers and leaves it running; ports from HERALD_CLUSTER_PORT_BASE (21000).
 .PHONY: cluster cluster-stop cluster-status chaos-cluster
 cluster: bootstrap
 	@$(PY) -m deploy.cluster.stack start
@@ -106,7 +106,7 @@ cluster-status:
 # CHAOS_CLUSTER_PORT_BASE): broker leader and Postgres primary kills, one process of each
 # service killed, a fan-out paused for 20 s; prints the table, writes .local/chaos/cluster-*.json.
 CLUSTER_CHAOS_TRIALS ?= 18
-CHAOS_CLUSTER_PORT_BASE ?= 41000
+CHAOS_CLUSTER_PORT_BASE ?= 22000
 chaos-cluster: bootstrap
 	HERALD_TEST_CLUSTER_PORT_BASE=$(CHAOS_CLUSTER_PORT_BASE) \
 		HERALD_CLUSTER_CHAOS_TRIALS=$(CLUSTER_CHAOS_TRIALS) HERALD_CLUSTER_CHAOS_PAUSE_S=20 \

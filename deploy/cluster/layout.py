@@ -1,7 +1,10 @@
 """Where cluster mode puts everything: its ports and its folders.
 
-Every port is `base + offset`, the base from `HERALD_CLUSTER_PORT_BASE` (default 40000),
+Every port is `base + offset`, the base from `HERALD_CLUSTER_PORT_BASE` (default 21000),
 so a test run can hold a whole cluster of its own beside a developer's `make cluster`.
+The defaults (21000 here, 22000 for `make chaos-cluster`, 23000 for the test suite) sit
+below Linux's ephemeral range (32768-60999): a port in it can be taken for a moment as an
+outgoing connection's source port, and a server starting then fails to bind.
 State lives under `.local/cluster-<base>/`; a second cluster on another base gets its own.
 """
 
@@ -12,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_PORT_BASE = 40000
+DEFAULT_PORT_BASE = 21000
 BROKERS = (1, 2, 3)
 PG_NODES = ("pg1", "pg2")
 # HTTP services that run as a pair behind HAProxy: name -> front-end offset.

@@ -1,6 +1,6 @@
 """Cluster-mode tests: a whole data plane of their own (three KRaft brokers, etcd, two
 Postgres nodes under Patroni, HAProxy) on `HERALD_TEST_CLUSTER_PORT_BASE` (default
-43000), apart from the shared local stack and from a developer's `make cluster`.
+23000), apart from the shared local stack and from a developer's `make cluster`.
 
 Every test here is marked `integration` and `cluster`. A component missing from the
 machine fails the `data_plane` fixture: the bootstrap installs them all, so nothing here
@@ -40,7 +40,7 @@ def data_plane() -> Iterator[DataPlane]:
     """The test cluster's data plane, started once per session and stopped at its end
     (everything it started, checked gone). Its methods block: call them from a thread
     (`asyncio.to_thread`) inside async tests."""
-    plane = DataPlane(ClusterLayout(base=int(os.environ.get(PORT_BASE_VAR, "43000"))))
+    plane = DataPlane(ClusterLayout(base=int(os.environ.get(PORT_BASE_VAR, "23000"))))
     try:
         plane.start()
     except (SystemExit, Exception) as exc:
