@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 
+from bench.run import machine
 from deploy.cluster.layout import ROOT
 from tests.chaos.checker import Checker
 from tests.chaos.cluster import LagProbe
@@ -72,6 +73,9 @@ def results(runner: Runner, system: ClusterSystem, wall_s: float) -> dict[str, A
 
     told = runner.load.told
     return {
+        # The commit only for a clean tree, as in benchmark reports: a result file quoted in
+        # a note must name the exact code it measured.
+        "machine": machine(),
         "seed": runner.seed,
         "port_base": system.layout.base,
         "wall_s": round(wall_s, 1),
