@@ -28,6 +28,7 @@ from collections.abc import Awaitable, Callable
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 
+from shared.db.pool import recycle_after_failover
 from shared.events.envelope import PoisonMessage
 from shared.kafka import KafkaUnavailable, send_to_dlq
 from shared.metrics.common import CONSUMER_RECORDS
@@ -156,12 +157,15 @@ class RecordLoop:
                 record = records[index]
                 try:
                     await self._handle(record)
-                except Exception:
+                except Exception as exc:
                     # Transient (database, broker): commit what was done, retry the rest.
                     log.exception(
                         "push record failed; retrying",
                         extra={"consumer": self.name, "partition": tp.partition},
                     )
+                    # After a failover every pooled connection leads to the old server:
+                    # replace them all now rather than fail once per connection.
+                    await recycle_after_failover(exc)
                     await self._commit(tp, record.offset)
                     if self._stopping.is_set():
                         return  # the rest is redelivered to whoever consumes next
