@@ -143,7 +143,19 @@ class RecordLoop:
         fresh.clear()
         for tp in self.consumer.assignment():
             if await self.consumer.committed(tp) is None:
-                position = await asyncio.wait_for(self.consumer.position(tp), POSITION_TIMEOUT_S)
+                try:
+                    position = await asyncio.wait_for(
+                        self.consumer.position(tp), POSITION_TIMEOUT_S
+                    )
+                except TimeoutError:
+                    # No leader known for it yet (a topic seconds old, a broker just
+                    # lost): anchor it on the next pass instead of ending the loop.
+                    log.warning(
+                        "push partition position not known yet; anchoring it later",
+                        extra={"consumer": self.name, "partition": tp.partition},
+                    )
+                    fresh.add(tp)
+                    continue
                 await self._commit(tp, position)
 
     async def _partition_batch(

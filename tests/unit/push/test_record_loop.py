@@ -180,3 +180,29 @@ async def test_a_partition_assigned_without_an_offset_gets_its_start_committed(
     fake.start_committed = None
     await run_loop(fake, handler, monkeypatch)
     assert fake.commits == [0, 41]  # position() of the fake is 0
+
+
+async def test_a_position_not_known_yet_is_anchored_on_a_later_pass(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """On a topic seconds old (or with a broker just lost) a partition's position may take
+    longer than the lookup allows: the loop keeps running and anchors it when known."""
+
+    class SlowFirstPosition(FakeConsumer):
+        calls = 0
+
+        async def position(self, tp: TopicPartition) -> int:
+            self.calls += 1
+            if self.calls == 1:
+                await asyncio.sleep(1)  # past POSITION_TIMEOUT_S, patched below
+            return 0
+
+    async def handler(r: ConsumerRecord[bytes, bytes]) -> None:
+        pass
+
+    monkeypatch.setattr(consumer_module, "POSITION_TIMEOUT_S", 0.01)
+    fake = SlowFirstPosition([[], [record(40, b"a")]])
+    fake.start_committed = None
+    await run_loop(fake, handler, monkeypatch)
+    # The start was committed on the second pass, then the record; the loop never died.
+    assert fake.commits == [0, 41]
