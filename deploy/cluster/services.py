@@ -22,7 +22,6 @@ processes racing to create them would each meet a topic the other brokers do not
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import os
 import signal
@@ -37,26 +36,12 @@ import asyncpg
 import httpx
 
 from deploy.cluster.layout import HTTP_FRONTS, REPLICAS, ROOT, SERVICES, ClusterLayout
+from deploy.service_env import OPS_PORT_VARS, PORT_VARS, kept_content_master_key
 from shared.db.migrate import migrate
 from shared.push.vapid import load_or_create_private_key
 from shared.settings import HeraldSettings
 from shared.topics import ensure_topics
 
-# The variable that sets each service's own port (its HTTP API, or its ops endpoints).
-PORT_VARS = {
-    "publisher": "HERALD_PUBLISHER_PORT",
-    "fanout": "HERALD_FANOUT_OPS_PORT",
-    "feed": "HERALD_FEED_PORT",
-    "retention": "HERALD_RETENTION_OPS_PORT",
-    "push": "HERALD_PUSH_OPS_PORT",
-    "web": "HERALD_WEB_PORT",
-}
-# HTTP services whose /metrics live on a separate ops port.
-OPS_PORT_VARS = {
-    "publisher": "HERALD_PUBLISHER_OPS_PORT",
-    "feed": "HERALD_FEED_OPS_PORT",
-    "web": "HERALD_WEB_OPS_PORT",
-}
 # Connections per process (max; one kept open). Twelve processes at these sizes hold at
 # most 2 x 22 = 44 on the primary (the feed's read pool on the replica as many again),
 # far below the nodes' limit, and enough that a request rarely waits for one.
@@ -147,15 +132,8 @@ def service_env(
 
 
 def master_key(layout: ClusterLayout) -> str:
-    """The cluster's content master key: random, made on first start and kept (every
-    content key in its database is wrapped under it)."""
-    path = layout.home / "content-master-key"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        encoded = base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip("=")
-        path.write_text(f"cluster-1:{encoded}\n")
-        path.chmod(0o600)
-    return path.read_text().strip()
+    """The cluster's content master key, kept under its home."""
+    return kept_content_master_key(layout.home / "content-master-key", "cluster-1")
 
 
 async def migrate_primary(database_url: str, timeout_s: float = MIGRATE_TIMEOUT_S) -> list[str]:

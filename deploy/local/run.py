@@ -17,7 +17,6 @@ would only confuse.
 
 from __future__ import annotations
 
-import base64
 import os
 import signal
 import subprocess
@@ -25,6 +24,7 @@ import sys
 import time
 
 from deploy.local import prometheus, stack
+from deploy.service_env import kept_content_master_key
 
 SERVICES = {
     "publisher": ("HERALD_PUBLISHER_PORT", 8081, "admin API"),
@@ -44,15 +44,8 @@ OPS_PORTS = {
 
 
 def _dev_master_key() -> str:
-    """This checkout's content master key: random, made on the first run and kept, since
-    every content key of the local database is wrapped under it."""
-    path = stack.LOCAL / "content-master-key"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        encoded = base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip("=")
-        path.write_text(f"local-1:{encoded}\n")
-        path.chmod(0o600)
-    return path.read_text().strip()
+    """This checkout's content master key, kept under `.local/`."""
+    return kept_content_master_key(stack.LOCAL / "content-master-key", "local-1")
 
 
 # Feed worker processes on a machine with many cores: a few are plenty for a laptop, and

@@ -14,24 +14,9 @@ from pathlib import Path
 
 import httpx
 
-ROOT = Path(__file__).resolve().parents[2]
+from deploy.service_env import OPS_PORT_VARS, PORT_VARS
 
-# Port env var of each service (HTTP API or operations endpoints).
-PORT_VARS = {
-    "publisher": "HERALD_PUBLISHER_PORT",
-    "feed": "HERALD_FEED_PORT",
-    "fanout": "HERALD_FANOUT_OPS_PORT",
-    "retention": "HERALD_RETENTION_OPS_PORT",
-    "push": "HERALD_PUSH_OPS_PORT",
-    "web": "HERALD_WEB_PORT",
-}
-# Operations port (/healthz, /readyz, /metrics) of the services with a public HTTP port;
-# the others' one port is their operations port.
-OPS_PORT_VARS = {
-    "publisher": "HERALD_PUBLISHER_OPS_PORT",
-    "feed": "HERALD_FEED_OPS_PORT",
-    "web": "HERALD_WEB_OPS_PORT",
-}
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def free_port() -> int:

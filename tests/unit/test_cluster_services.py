@@ -10,13 +10,12 @@ from deploy.cluster.layout import SERVICES, ClusterLayout
 from deploy.cluster.services import (
     DB_POOL_MAX,
     MEMBERS,
-    OPS_PORT_VARS,
-    PORT_VARS,
     Member,
     member,
     service_env,
     shared_env,
 )
+from deploy.service_env import OPS_PORT_VARS, PORT_VARS
 
 LAYOUT = ClusterLayout(42000)
 SHARED = shared_env(LAYOUT, "cluster-1:key", Path("/keys/vapid.pem"))
