@@ -9,15 +9,13 @@ cluster's home with its properties, data, log and pid file.
 
 from __future__ import annotations
 
-import base64
 import json
 import subprocess
-import uuid
 from pathlib import Path
 
 from deploy.cluster.layout import BROKERS, ClusterLayout
 from deploy.cluster.proc import live_pid
-from deploy.local.stack import JARS, kafka_java_cmd, port_open, stop_pid
+from deploy.local.stack import JARS, kafka_java_cmd, new_kafka_cluster_id, port_open, stop_pid
 
 # Three brokers share two cores and 24 GiB with two Postgres nodes and twelve service
 # processes: 384 MiB each holds the test and chaos loads (the local broker has 512 MiB).
@@ -93,7 +91,7 @@ def cluster_id(layout: ClusterLayout) -> str:
     path = layout.home / "kafka-cluster-id"
     if not path.exists():
         layout.home.mkdir(parents=True, exist_ok=True)
-        path.write_text(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))
+        path.write_text(new_kafka_cluster_id())
     return path.read_text().strip()
 
 

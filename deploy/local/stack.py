@@ -214,6 +214,16 @@ async def kafka_answers_metadata(timeout_s: float) -> bool:
     return False
 
 
+def new_kafka_cluster_id() -> str:
+    """A random KRaft cluster id (16 bytes, base64url) that does not start with `-`: the
+    storage tool's argument parser would take such an id for an option and refuse to
+    format (one id in 64 would). Kafka's own `Uuid.randomUuid` avoids them the same way."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
+
+
 def start_kafka() -> bool:
     """Start the broker unless it already runs; True when this call started it."""
     paths = KafkaPaths()
@@ -229,7 +239,7 @@ def start_kafka() -> bool:
     paths.home.mkdir(parents=True, exist_ok=True)
     paths.config.write_text(kafka_properties(paths))
     if not (paths.data / "meta.properties").exists():
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        cluster_id = new_kafka_cluster_id()
         subprocess.run(
             kafka_java_cmd(
                 "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(paths.config)
