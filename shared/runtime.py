@@ -23,7 +23,7 @@ from fastapi import FastAPI
 
 from shared.db.migrate import migrate
 from shared.db.pool import create_pool, observe_pool, postgres_reachable
-from shared.http.ops import EmbeddedServer, Readiness, ops_server
+from shared.http.ops import EmbeddedServer, Readiness, create_ops_app, ops_server
 from shared.http.protocol import BoundedHttpProtocol, HttpLimits
 from shared.kafka import kafka_reachable, make_producer
 from shared.metrics import multiprocess
@@ -125,6 +125,12 @@ class OpsListener:
     app: FastAPI
     host: str
     port: int
+
+    @classmethod
+    def beside(cls, service: str, app: FastAPI, host: str, port: int) -> OpsListener:
+        """The operations endpoints of an HTTP service `app`, answering `/readyz` from the
+        same checks as the app itself (`app.state.readiness`)."""
+        return cls(create_ops_app(service, app.state.readiness), host, port)
 
 
 def serve_http(

@@ -13,7 +13,6 @@ from services.feed.app import SERVICE, create_app
 from services.feed.config import FeedSettings
 from services.feed.live.transport import StreamingHttpProtocol
 from services.feed.workers import OPS_FLAG, WORKER_FLAG, Supervisor
-from shared.http.ops import create_ops_app
 from shared.logs import configure_logging
 from shared.runtime import OpsListener, serve_http
 
@@ -28,9 +27,7 @@ def main() -> None:
     app = create_app(settings)
     ops = None
     if not worker or OPS_FLAG in args:
-        ops = OpsListener(
-            create_ops_app(SERVICE, app.state.readiness), settings.ops_host, settings.ops_port
-        )
+        ops = OpsListener.beside(SERVICE, app, settings.ops_host, settings.ops_port)
     serve_http(
         app,
         settings.host,

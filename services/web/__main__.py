@@ -3,7 +3,6 @@ endpoints (`/healthz`, `/readyz`, `/metrics`) on `HERALD_WEB_OPS_PORT` (8090).""
 
 from services.web.app import SERVICE, create_app
 from services.web.config import WebSettings
-from shared.http.ops import create_ops_app
 from shared.logs import configure_logging
 from shared.runtime import OpsListener, serve_http
 
@@ -12,9 +11,7 @@ def main() -> None:
     settings = WebSettings()
     configure_logging(settings, SERVICE)
     app = create_app(settings)
-    ops = OpsListener(
-        create_ops_app(SERVICE, app.state.readiness), settings.ops_host, settings.ops_port
-    )
+    ops = OpsListener.beside(SERVICE, app, settings.ops_host, settings.ops_port)
     serve_http(app, settings.host, settings.port, ops=ops)
 
 

@@ -259,7 +259,7 @@ async def resolve(template: str, world: World) -> str:
         elif name == "fresh_admin":
             values[name] = await world.fresh_admin()
         elif name == "fresh_suspended":
-            values[name] = await _fresh_suspended(world)
+            values[name] = await fresh_suspended_channel(world)
         elif name == "fresh_appeal":
             values[name] = await _fresh_appeal(world)
         elif name == "fresh_invite":
@@ -295,7 +295,7 @@ async def _deleted_post(world: World) -> str:
     return world.extra["deleted_post"]
 
 
-async def _fresh_suspended(world: World) -> str:
+async def fresh_suspended_channel(world: World) -> str:
     """A new channel of the world's owner and admin, suspended by an operator."""
     channel_id = await world.fresh_channel()
     suspended = await world.pub.put(
@@ -309,7 +309,7 @@ async def _fresh_suspended(world: World) -> str:
 
 async def _fresh_appeal(world: World) -> str:
     """The open appeal of a new suspended channel, filed by its owner."""
-    channel_id = await _fresh_suspended(world)
+    channel_id = await fresh_suspended_channel(world)
     filed = await world.pub.post(
         f"/v1/channels/{channel_id}/appeal", json={"text": "please"}, headers=auth(world.owner)
     )

@@ -22,6 +22,7 @@ import pytest
 from tests.integration.feed.builder import wait_post_visible
 from tests.integration.feed.test_push_subscriptions import subscription
 from tests.integration.publisher.conftest import channel_body
+from tests.security.endpoints import fresh_suspended_channel
 from tests.security.world import World, expect, new_account
 from tests.support.tokens import auth, operator_auth, token_for
 
@@ -55,17 +56,6 @@ def assert_validation_problem(response: httpx.Response, bad: str) -> None:
     assert bad not in response.text
 
 
-async def _suspended_channel(world: World) -> str:
-    channel_id = await world.fresh_channel()
-    suspended = await world.pub.put(
-        f"/v1/operator/channels/{channel_id}/suspension",
-        json={"reason": "spam"},
-        headers=operator_auth(new_account("op")),
-    )
-    expect(suspended, 204)
-    return channel_id
-
-
 @dataclass(frozen=True)
 class Field:
     """A text field of a request body: where it is sent, by whom, and the body holding
@@ -94,7 +84,7 @@ async def _fresh_suspension(world: World) -> str:
 
 
 async def _fresh_appeal(world: World) -> str:
-    return f"/v1/channels/{await _suspended_channel(world)}/appeal"
+    return f"/v1/channels/{await fresh_suspended_channel(world)}/appeal"
 
 
 def _poll(**overrides: Any) -> dict[str, Any]:
