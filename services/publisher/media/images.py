@@ -22,6 +22,7 @@ from PIL import Image, PngImagePlugin
 from services.publisher.media.inspect import TooLarge, Unsupported
 from shared.events.content import MediaKind
 from shared.media.image_header import ImageHeaderError, image_dimensions, jpeg_scan_count
+from shared.media.thumbnail import draft_for_thumbnail, upright_thumbnail
 
 # A post image is shown at most about 2560 px wide by any client, but admins upload
 # straight from phones: a 12 MP camera photo (4032x3024) and a 4K screenshot (3840x2160)
@@ -38,26 +39,11 @@ MAX_STICKER = (1024, 1024)
 # thousands of tiny scans are a CPU bomb in a small file.
 MAX_JPEG_SCANS = 100
 THUMBNAIL_EDGE = 320
-# Rows of the decoded image reduced at a time for the thumbnail: converting the whole
-# image (RGBA is premultiplied before resampling, palette images must become RGB) would
-# be a second full-size copy.
-_BAND_ROWS = 256
 
 _PILLOW_FORMAT = {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WEBP"}
 # Pillow keeps decompressed PNG text chunks (zTXt, iTXt) in memory, up to 64 MB by
 # default; Herald reads none of them, so a little is plenty.
 PngImagePlugin.MAX_TEXT_MEMORY = 1024 * 1024
-# EXIF orientation → the transpose that shows the image upright (as ImageOps does).
-_UPRIGHT = {
-    2: Image.Transpose.FLIP_LEFT_RIGHT,
-    3: Image.Transpose.ROTATE_180,
-    4: Image.Transpose.FLIP_TOP_BOTTOM,
-    5: Image.Transpose.TRANSPOSE,
-    6: Image.Transpose.ROTATE_270,
-    7: Image.Transpose.TRANSVERSE,
-    8: Image.Transpose.ROTATE_90,
-}
-_ORIENTATION_TAG = 0x0112
 
 
 class TooManyPixels(TooLarge):
@@ -105,43 +91,12 @@ def _decode(
         # Pillow's own reading of the header must agree with the one checked.
         if width * height > limit:
             raise Unsupported(f"the bytes are not a valid {mime} image")
-        if thumbnail and image.format == "JPEG":
-            # Decode at the smallest scale (1/2 … 1/8) still twice the thumbnail's size:
-            # every byte of the file is still decoded, so truncation is still caught.
-            image.draft("RGB", (THUMBNAIL_EDGE * 2, THUMBNAIL_EDGE * 2))
+        if thumbnail:
+            draft_for_thumbnail(image, THUMBNAIL_EDGE)
         image.load()
         if not thumbnail:
             return width, height, None
-        small = _reduced(image)
-        small.thumbnail((THUMBNAIL_EDGE, THUMBNAIL_EDGE))
-        orientation = image.getexif().get(_ORIENTATION_TAG)
-        if isinstance(orientation, int) and orientation in _UPRIGHT:
-            small = small.transpose(_UPRIGHT[orientation])
+        small = upright_thumbnail(image, THUMBNAIL_EDGE)
         out = io.BytesIO()
         small.convert("RGB").save(out, "JPEG", quality=80)
         return width, height, out.getvalue()
-
-
-def _reduced(image: Image.Image) -> Image.Image:
-    """`image` shrunk by an integer factor to at least twice the thumbnail's size, in RGB
-    or RGBA, band by band: the bands are small, the full-size image is never copied."""
-    width, height = image.size
-    factor = max(1, max(width, height) // (THUMBNAIL_EDGE * 2))
-    mode = "RGBA" if image.has_transparency_data else "RGB"
-    small = Image.new(mode, (-(-width // factor), -(-height // factor)))
-    rows = max(_BAND_ROWS // factor, 1) * factor
-    for top in range(0, height, rows):
-        band = image.crop((0, top, width, min(top + rows, height)))
-        if band.mode != mode:
-            band = _as(band, mode)
-        if factor > 1:
-            band = band.reduce(factor)
-        small.paste(band, (0, top // factor))
-    return small
-
-
-def _as(band: Image.Image, mode: str) -> Image.Image:
-    # Pillow converts 16- and 32-bit grey to RGB only through 8-bit grey.
-    if band.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
-        band = band.convert("L")
-    return band.convert(mode)
