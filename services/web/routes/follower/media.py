@@ -25,6 +25,7 @@ from services.web.auth.deps import MaybeAuthenticated
 from services.web.routes.follower.deps import Api, token_of
 from shared.media.image_header import image_dimensions
 from shared.media.memory import release_free_memory
+from shared.media.thumbnail import draft_for_thumbnail, upright_thumbnail
 
 router = APIRouter()
 
@@ -106,16 +107,18 @@ async def thumbnail(media_id: UUID, api: Api, session: MaybeAuthenticated) -> Re
 
 
 def _thumbnail(source: bytes, mime: str) -> bytes:
-    """`source` (a `mime` image) scaled down to fit THUMB_EDGE by THUMB_EDGE, as WebP;
+    """`source` (a `mime` image) scaled down to fit THUMB_EDGE by THUMB_EDGE and turned
+    upright by its EXIF orientation (browsers show the full photo that way), as WebP;
     ValueError when its header declares more than THUMB_SOURCE_MAX_PIXELS."""
     width, height = image_dimensions(io.BytesIO(source), mime)
     if width * height > THUMB_SOURCE_MAX_PIXELS:
         raise ValueError("too many pixels to thumbnail")
     try:
         with Image.open(io.BytesIO(source), formats=["JPEG", "PNG", "WEBP"]) as image:
-            image.thumbnail((THUMB_EDGE, THUMB_EDGE))
+            draft_for_thumbnail(image, THUMB_EDGE)
+            small = upright_thumbnail(image, THUMB_EDGE)
             out = io.BytesIO()
-            image.convert("RGB").save(out, format="WEBP", quality=80)
+            small.convert("RGB").save(out, format="WEBP", quality=80)
             return out.getvalue()
     finally:
         # A decode's freed heap would otherwise stay with the process.
